@@ -1,0 +1,278 @@
+package collector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"sort"
+	"sync"
+	"time"
+)
+
+// Collector is one source of metrics. Collect is called once per tick with a
+// context that carries the collector's deadline. It emits what it read and
+// returns an error when it could not read its source; an error makes the
+// Runner keep the collector's last good values and report the failure.
+type Collector interface {
+	// Name is the collector's name as it appears in the collector label of
+	// the self-metrics and in configuration.
+	Name() string
+	Collect(ctx context.Context, e *Emitter) error
+}
+
+// ErrNoData may be returned by a collector whose source does not exist on
+// this machine (no hwmon chips, no pressure stall information). The Runner
+// reports it as success=0 with a clear reason, and logs it only once.
+var ErrNoData = errors.New("no data on this machine")
+
+// CollectorStatus is what the Runner knows about one collector after a tick.
+type CollectorStatus struct {
+	Name     string        `json:"name"`
+	Success  bool          `json:"success"`
+	Duration time.Duration `json:"duration_ns"`
+	// Stale is true when the values served are not from this tick (the
+	// collector failed or was late).
+	Stale bool `json:"stale"`
+	// Error says why the collector failed or was late; "" on success.
+	Error string `json:"error,omitempty"`
+	// LastSuccess is when the collector last succeeded (zero if never).
+	LastSuccess time.Time `json:"last_success"`
+}
+
+// Snapshot is the result of one tick: every family, sorted by name, at Time.
+type Snapshot struct {
+	Time       time.Time
+	Families   []*Family
+	Collectors []CollectorStatus
+}
+
+// Family returns the family with the given name, or nil.
+func (s *Snapshot) Family(name string) *Family {
+	i := sort.Search(len(s.Families), func(i int) bool { return s.Families[i].Desc.Name >= name })
+	if i < len(s.Families) && s.Families[i].Desc.Name == name {
+		return s.Families[i]
+	}
+	return nil
+}
+
+// RunnerOptions configures a Runner.
+type RunnerOptions struct {
+	// Timeout is each collector's deadline within a tick. Default 5s.
+	Timeout time.Duration
+	// MaxStale is how long a failing collector's last good values are
+	// still served. Default 5m.
+	MaxStale time.Duration
+	// Logger receives failures and recoveries (once per change). Default: discard.
+	Logger *slog.Logger
+	// Now returns the current time; tests may replace it.
+	Now func() time.Time
+}
+
+// Runner calls its collectors concurrently, each with its own deadline.
+// A collector that is late or fails serves its last good values; the others
+// never wait for it. Tick must not be called concurrently.
+type Runner struct {
+	opts    RunnerOptions
+	entries []*entry
+
+	durationDesc    *Desc
+	successDesc     *Desc
+	lastSuccessDesc *Desc
+	tickDesc        *Desc
+}
+
+type entry struct {
+	c Collector
+
+	mu          sync.Mutex
+	running     bool
+	runningFrom time.Time
+	last        []*Family
+	lastOK      time.Time
+	failing     bool
+	lastErr     string
+}
+
+type result struct {
+	e        *entry
+	fams     []*Family
+	err      error
+	duration time.Duration
+}
+
+// NewRunner returns a Runner for the given collectors. Collector names must
+// be unique.
+func NewRunner(opts RunnerOptions, cs ...Collector) (*Runner, error) {
+	if opts.Timeout <= 0 {
+		opts.Timeout = 5 * time.Second
+	}
+	if opts.MaxStale <= 0 {
+		opts.MaxStale = 5 * time.Minute
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	r := &Runner{
+		opts: opts,
+		durationDesc: NewDesc("trainwatch_collector_duration_seconds",
+			"Time the collector took in the last tick (the deadline when it was late).", Gauge, "collector"),
+		successDesc: NewDesc("trainwatch_collector_success",
+			"1 if the collector produced fresh values in the last tick, 0 if it failed or was late.", Gauge, "collector"),
+		lastSuccessDesc: NewDesc("trainwatch_collector_last_success_timestamp_seconds",
+			"Unix time of the collector's last successful run (0 if never).", Gauge, "collector"),
+		tickDesc: NewDesc("trainwatch_tick_duration_seconds",
+			"Wall time of the last collection tick.", Gauge),
+	}
+	seen := make(map[string]bool)
+	for _, c := range cs {
+		if seen[c.Name()] {
+			return nil, fmt.Errorf("collector %q registered twice", c.Name())
+		}
+		seen[c.Name()] = true
+		r.entries = append(r.entries, &entry{c: c})
+	}
+	return r, nil
+}
+
+// Names returns the collectors' names in registration order.
+func (r *Runner) Names() []string {
+	out := make([]string, len(r.entries))
+	for i, e := range r.entries {
+		out[i] = e.c.Name()
+	}
+	return out
+}
+
+// Tick runs every collector once and returns the snapshot.
+func (r *Runner) Tick(ctx context.Context) *Snapshot {
+	start := r.opts.Now()
+	tctx, cancel := context.WithTimeout(ctx, r.opts.Timeout)
+	defer cancel()
+
+	results := make(chan result, len(r.entries))
+	pending := make(map[*entry]bool, len(r.entries))
+	for _, e := range r.entries {
+		e.mu.Lock()
+		busy := e.running
+		if !busy {
+			e.running = true
+			e.runningFrom = start
+		}
+		e.mu.Unlock()
+		if busy {
+			continue
+		}
+		pending[e] = true
+		go r.run(tctx, e, results)
+	}
+
+	done := make(map[*entry]result, len(r.entries))
+	timer := time.NewTimer(r.opts.Timeout)
+	defer timer.Stop()
+wait:
+	for len(done) < len(pending) {
+		select {
+		case res := <-results:
+			done[res.e] = res
+		case <-timer.C:
+			break wait
+		case <-ctx.Done():
+			break wait
+		}
+	}
+
+	now := r.opts.Now()
+	var lists [][]*Family
+	statuses := make([]CollectorStatus, 0, len(r.entries))
+	for _, e := range r.entries {
+		st := CollectorStatus{Name: e.c.Name()}
+		res, finished := done[e]
+		e.mu.Lock()
+		switch {
+		case finished && res.err == nil:
+			st.Success = true
+			st.Duration = res.duration
+		case finished:
+			st.Duration = res.duration
+			st.Error = res.err.Error()
+		case pending[e]:
+			st.Duration = r.opts.Timeout
+			st.Error = fmt.Sprintf("deadline of %s exceeded; serving last values", r.opts.Timeout)
+		default:
+			st.Duration = now.Sub(e.runningFrom)
+			st.Error = fmt.Sprintf("still running since %s (hung); serving last values", e.runningFrom.Format(time.RFC3339))
+		}
+		st.Stale = !st.Success
+		st.LastSuccess = e.lastOK
+		if !e.lastOK.IsZero() && now.Sub(e.lastOK) <= r.opts.MaxStale {
+			lists = append(lists, e.last)
+		}
+		r.logChange(e, st)
+		e.mu.Unlock()
+		statuses = append(statuses, st)
+	}
+
+	self := NewEmitter()
+	for _, st := range statuses {
+		self.Emit(r.durationDesc, st.Duration.Seconds(), st.Name)
+		ok := 0.0
+		if st.Success {
+			ok = 1
+		}
+		self.Emit(r.successDesc, ok, st.Name)
+		ls := 0.0
+		if !st.LastSuccess.IsZero() {
+			ls = float64(st.LastSuccess.UnixNano()) / 1e9
+		}
+		self.Emit(r.lastSuccessDesc, ls, st.Name)
+	}
+	self.Emit(r.tickDesc, now.Sub(start).Seconds())
+	lists = append(lists, self.Families())
+
+	return &Snapshot{Time: start, Families: MergeFamilies(lists...), Collectors: statuses}
+}
+
+// logChange logs a collector's move between working and failing, once per
+// change, so a missing file does not flood the log. e.mu must be held.
+func (r *Runner) logChange(e *entry, st CollectorStatus) {
+	switch {
+	case !st.Success && (!e.failing || e.lastErr != st.Error):
+		r.opts.Logger.Warn("collector failed", "collector", st.Name, "err", st.Error)
+		e.failing = true
+		e.lastErr = st.Error
+	case st.Success && e.failing:
+		r.opts.Logger.Info("collector recovered", "collector", st.Name)
+		e.failing = false
+		e.lastErr = ""
+	}
+}
+
+// run calls one collector, recovering a panic into an error, and records
+// its values as the last good ones when it succeeds, even if it finishes
+// after the tick's deadline.
+func (r *Runner) run(ctx context.Context, e *entry, out chan<- result) {
+	start := time.Now()
+	em := NewEmitter()
+	err := func() (err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				err = fmt.Errorf("panic: %v\n%s", p, debug.Stack())
+			}
+		}()
+		return e.c.Collect(ctx, em)
+	}()
+	d := time.Since(start)
+	e.mu.Lock()
+	e.running = false
+	if err == nil {
+		e.last = em.Families()
+		e.lastOK = r.opts.Now()
+	}
+	e.mu.Unlock()
+	out <- result{e: e, fams: em.Families(), err: err, duration: d}
+}

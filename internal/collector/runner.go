@@ -81,6 +81,9 @@ type Runner struct {
 	successDesc     *Desc
 	lastSuccessDesc *Desc
 	tickDesc        *Desc
+	// node_exporter's names for the same facts, for dashboard 1860.
+	nodeDurationDesc *Desc
+	nodeSuccessDesc  *Desc
 }
 
 type entry struct {
@@ -127,6 +130,10 @@ func NewRunner(opts RunnerOptions, cs ...Collector) (*Runner, error) {
 			"Unix time of the collector's last successful run (0 if never).", Gauge, "collector"),
 		tickDesc: NewDesc("trainwatch_tick_duration_seconds",
 			"Wall time of the last collection tick.", Gauge),
+		nodeDurationDesc: NewDesc("node_scrape_collector_duration_seconds",
+			"node_exporter: Duration of a collector scrape.", Gauge, "collector"),
+		nodeSuccessDesc: NewDesc("node_scrape_collector_success",
+			"node_exporter: Whether a collector succeeded.", Gauge, "collector"),
 	}
 	seen := make(map[string]bool)
 	for _, c := range cs {
@@ -225,6 +232,8 @@ wait:
 			ok = 1
 		}
 		self.Emit(r.successDesc, ok, st.Name)
+		self.Emit(r.nodeDurationDesc, st.Duration.Seconds(), st.Name)
+		self.Emit(r.nodeSuccessDesc, ok, st.Name)
 		ls := 0.0
 		if !st.LastSuccess.IsZero() {
 			ls = float64(st.LastSuccess.UnixNano()) / 1e9
@@ -261,7 +270,8 @@ func (r *Runner) run(ctx context.Context, e *entry, out chan<- result) {
 	err := func() (err error) {
 		defer func() {
 			if p := recover(); p != nil {
-				err = fmt.Errorf("panic: %v\n%s", p, debug.Stack())
+				err = fmt.Errorf("panic: %v", p)
+				r.opts.Logger.Debug("collector panicked", "collector", e.c.Name(), "stack", string(debug.Stack()))
 			}
 		}()
 		return e.c.Collect(ctx, em)

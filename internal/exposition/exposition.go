@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"sort"
 	"sync"
 
 	dto "github.com/prometheus/client_model/go"
@@ -35,6 +36,8 @@ func ToDTO(fams []*collector.Family) []*dto.MetricFamily {
 			for i, n := range f.Desc.LabelNames {
 				m.Label = append(m.Label, &dto.LabelPair{Name: proto.String(n), Value: proto.String(s.LabelValues[i])})
 			}
+			// Sorted by name, as client_golang (and so node_exporter) writes them.
+			sort.Slice(m.Label, func(i, j int) bool { return m.Label[i].GetName() < m.Label[j].GetName() })
 			if s.TimestampMs != 0 {
 				m.TimestampMs = proto.Int64(s.TimestampMs)
 			}

@@ -124,7 +124,7 @@ func ReadFile(path string, buf []byte) ([]byte, error) {
 		return buf[:0], &os.PathError{Op: "open", Path: path, Err: err}
 	}
 	defer syscall.Close(fd)
-	if cap(buf) < 4096 {
+	if cap(buf) == 0 {
 		buf = make([]byte, 0, 4096)
 	}
 	buf = buf[:0]

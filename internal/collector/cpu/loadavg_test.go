@@ -4,6 +4,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/trainwatch/trainwatch/internal/collector"
 	"github.com/trainwatch/trainwatch/internal/hostfs"
 )
 
@@ -41,4 +42,39 @@ func TestParseLoadavg(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestLoadavgCollector(t *testing.T) {
+	fams := collectOK(t, newByName(t, fixtureRoots("host"), Config{}, "loadavg"))
+	want := []struct {
+		name string
+		v    float64
+	}{{"node_load1", 3.84}, {"node_load5", 3.52}, {"node_load15", 3.31}}
+	if len(fams) != 3 {
+		t.Fatalf("families = %s", names(fams))
+	}
+	for i, w := range want {
+		if fams[i].Desc.Name != w.name || fams[i].Samples[0].Value != w.v {
+			t.Errorf("family %d = %s %v, want %s %v", i, fams[i].Desc.Name, fams[i].Samples[0].Value, w.name, w.v)
+		}
+	}
+}
+
+func TestLoadavgCollectorErrors(t *testing.T) {
+	_, err := collector.CollectOnce(t.Context(), newByName(t, fixtureRoots("broken"), Config{}, "loadavg"))
+	wantErr(t, err, `testdata/broken/proc/loadavg:1: field 2: "x" is not a number (line: "0.1 x 0.3 1/1 1")`)
+}
+
+func TestLoadavgLive(t *testing.T) {
+	roots := liveRoots(t, "proc", "loadavg")
+	fams := collectOK(t, newByName(t, roots, Config{}, "loadavg"))
+	for _, f := range fams {
+		if v := f.Samples[0].Value; v < 0 || v > 1e6 {
+			t.Errorf("%s = %v", f.Desc.Name, v)
+		}
+	}
+}
+
+func BenchmarkCollectLoadavg(b *testing.B) {
+	benchCollect(b, newByName(b, benchRoots("proc", "loadavg"), Config{}, "loadavg"))
 }

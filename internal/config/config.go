@@ -1,0 +1,111 @@
+// Package config loads and validates trainwatch's YAML configuration file.
+// Command-line flags given explicitly override the file.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/prometheus/common/model"
+	"gopkg.in/yaml.v3"
+
+	"github.com/trainwatch/trainwatch/internal/collector/host"
+)
+
+// DefaultListen is the agent's default address: loopback only, so nothing
+// is exposed until the user decides to.
+const DefaultListen = "127.0.0.1:9835"
+
+// Config is the whole configuration file.
+type Config struct {
+	// Listen is the HTTP address of `serve`.
+	Listen string `yaml:"listen"`
+	// DataDir holds history and state.
+	DataDir string `yaml:"data_dir"`
+	// Interval between collection ticks.
+	Interval model.Duration `yaml:"interval"`
+	// CollectorTimeout is each collector's deadline within a tick.
+	CollectorTimeout model.Duration `yaml:"collector_timeout"`
+	// Host configures the host collectors.
+	Host host.Config `yaml:"host"`
+}
+
+// Default returns the configuration used when no file is given.
+func Default() Config {
+	return Config{
+		Listen:           DefaultListen,
+		DataDir:          DefaultDataDir(),
+		Interval:         model.Duration(time.Second),
+		CollectorTimeout: model.Duration(0),
+	}
+}
+
+// DefaultDataDir is /var/lib/trainwatch for root and
+// $XDG_DATA_HOME/trainwatch (or ~/.local/share/trainwatch) for other users.
+func DefaultDataDir() string {
+	if os.Geteuid() == 0 {
+		return "/var/lib/trainwatch"
+	}
+	if x := os.Getenv("XDG_DATA_HOME"); x != "" {
+		return filepath.Join(x, "trainwatch")
+	}
+	if h, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(h, ".local", "share", "trainwatch")
+	}
+	return "trainwatch-data"
+}
+
+// Load reads a configuration file over the defaults. Unknown keys are
+// errors, so a typo never silently falls back to a default.
+func Load(path string) (Config, error) {
+	cfg := Default()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return cfg, fmt.Errorf("read config file: %w", err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
+		return cfg, fmt.Errorf("config file %s: %w (see docs/configuration.md for the keys)", path, err)
+	}
+	if err := cfg.Validate(); err != nil {
+		return cfg, fmt.Errorf("config file %s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// Validate checks values that YAML types cannot.
+func (c *Config) Validate() error {
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		return fmt.Errorf("listen %q: want host:port, e.g. 127.0.0.1:9835 or :9835: %w", c.Listen, err)
+	}
+	if time.Duration(c.Interval) < 100*time.Millisecond {
+		return fmt.Errorf("interval %s: must be at least 100ms", c.Interval)
+	}
+	if c.CollectorTimeout != 0 && time.Duration(c.CollectorTimeout) < 10*time.Millisecond {
+		return fmt.Errorf("collector_timeout %s: must be at least 10ms (or 0 for the default, 80%% of the interval up to 5s)", c.CollectorTimeout)
+	}
+	if c.DataDir == "" {
+		return errors.New("data_dir: must not be empty")
+	}
+	return nil
+}
+
+// EffectiveTimeout is the collector deadline: the configured one, or 80% of
+// the interval capped at 5s.
+func (c *Config) EffectiveTimeout() time.Duration {
+	if c.CollectorTimeout != 0 {
+		return time.Duration(c.CollectorTimeout)
+	}
+	t := time.Duration(c.Interval) * 8 / 10
+	if t > 5*time.Second {
+		t = 5 * time.Second
+	}
+	return t
+}

@@ -1,0 +1,125 @@
+package summary
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+)
+
+// schemaDir holds the JSON Schema files that document Host.
+const schemaDir = "../../docs/schema"
+
+const summarySchemaID = "https://github.com/trainwatch/trainwatch/docs/schema/summary.schema.json"
+
+// compileSchema loads the schema files in schemaDir under their $id and
+// compiles the one with the given $id, asserting formats (date-time).
+func compileSchema(t *testing.T, id string) *jsonschema.Schema {
+	t.Helper()
+	c := jsonschema.NewCompiler()
+	c.AssertFormat()
+	files, err := filepath.Glob(filepath.Join(schemaDir, "*.schema.json"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no schema files in %s: %v", schemaDir, err)
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		sid, _ := doc.(map[string]any)["$id"].(string)
+		if sid != "https://github.com/trainwatch/trainwatch/docs/schema/"+filepath.Base(f) {
+			t.Fatalf("%s: $id %q does not match its file name", f, sid)
+		}
+		if err := c.AddResource(sid, doc); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+	}
+	s, err := c.Compile(id)
+	if err != nil {
+		t.Fatalf("compile %s: %v", id, err)
+	}
+	return s
+}
+
+func validate(s *jsonschema.Schema, js []byte) error {
+	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(js))
+	if err != nil {
+		return err
+	}
+	return s.Validate(inst)
+}
+
+func TestSchemaAcceptsCompute(t *testing.T) {
+	s := compileSchema(t, summarySchemaID)
+	prev, cur := fullPair()
+	cp, cc := manyCores()
+	b := newBuilder(t0).add("DCGM_FI_DEV_GPU_TEMP", -5, "gpu", "0", "UUID", "GPU-x")
+	tests := []struct {
+		name string
+		host *Host
+	}{
+		{"full", Compute(prev, cur)},
+		{"first sample", Compute(nil, cur)},
+		{"nothing read", Compute(nil, emptySnapshot())},
+		{"many cores", Compute(cp, cc)},
+		{"partial gpu", Compute(nil, b.snap())},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			js, err := json.Marshal(tt.host)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := validate(s, js); err != nil {
+				t.Errorf("schema rejects Compute output: %v\n%s", err, js)
+			}
+		})
+	}
+}
+
+func TestSchemaRejectsInvalid(t *testing.T) {
+	s := compileSchema(t, summarySchemaID)
+	js, err := json.Marshal(Compute(fullPair()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := string(js)
+	tests := []struct {
+		name, old, new string
+	}{
+		{"unknown field", `"hostname":`, `"host_name":"x","hostname":`},
+		{"missing required field", `"rates_available":true,"interval_seconds":10,`, `"rates_available":true,`},
+		{"percent over 100", `"busy_percent":55`, `"busy_percent":155`},
+		{"negative bytes", `"total_bytes":68719476736`, `"total_bytes":-1`},
+		{"fractional bytes", `"total_bytes":68719476736`, `"total_bytes":1.5`},
+		{"bad time", `"time":"2026-03-01T12:00:10Z"`, `"time":"yesterday"`},
+		{"unknown temperature source", `"source":"hwmon"`, `"source":"ipmi"`},
+		{"gpus not a list", `"gpus":[`, `"gpus":{"x":[`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if !strings.Contains(good, tt.old) {
+				t.Fatalf("fixture JSON lacks %q", tt.old)
+			}
+			bad := strings.Replace(good, tt.old, tt.new, 1)
+			if tt.name == "gpus not a list" {
+				bad = strings.Replace(bad, `],"collectors"`, `]},"collectors"`, 1)
+			}
+			if !json.Valid([]byte(bad)) {
+				t.Fatalf("mutated document is not JSON:\n%s", bad)
+			}
+			if err := validate(s, []byte(bad)); err == nil {
+				t.Errorf("schema accepts an invalid document:\n%s", bad)
+			}
+		})
+	}
+}

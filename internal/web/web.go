@@ -1,0 +1,180 @@
+// Package web serves the agent's HTTP surface: /metrics from the cached
+// snapshot, health and readiness endpoints, and the JSON API.
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/prometheus/common/expfmt"
+
+	"github.com/trainwatch/trainwatch/internal/agent"
+	"github.com/trainwatch/trainwatch/internal/collector"
+)
+
+// Source is where the server gets the latest collected state.
+type Source interface {
+	Latest() *agent.State
+	Ready() bool
+}
+
+// Options configures the server.
+type Options struct {
+	// Summarize turns the latest two snapshots into the typed JSON document
+	// served at /api/v1/snapshot.
+	Summarize func(prev, cur *collector.Snapshot) any
+	Logger    *slog.Logger
+	// Version is shown on the index page.
+	Version string
+}
+
+// Server is the agent's HTTP handler.
+type Server struct {
+	src  Source
+	opts Options
+	mux  *http.ServeMux
+}
+
+// New returns the handler.
+func New(src Source, opts Options) *Server {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{src: src, opts: opts, mux: http.NewServeMux()}
+	s.mux.HandleFunc("GET /metrics", s.metrics)
+	s.mux.HandleFunc("GET /-/healthy", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintln(w, "trainwatch is Healthy.")
+	})
+	s.mux.HandleFunc("GET /-/ready", s.ready)
+	s.mux.HandleFunc("GET /api/v1/snapshot", s.snapshot)
+	s.mux.HandleFunc("GET /{$}", s.index)
+	return s
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	s.mux.ServeHTTP(w, r)
+}
+
+func (s *Server) ready(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if !s.src.Ready() {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprintln(w, "trainwatch is not ready: the first collection has not finished.")
+		return
+	}
+	fmt.Fprintln(w, "trainwatch is Ready.")
+}
+
+func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
+	st := s.src.Latest()
+	if st == nil {
+		http.Error(w, "no metrics yet: the first collection has not finished", http.StatusServiceUnavailable)
+		return
+	}
+	// The two text formats only; a protobuf-preferring scraper gets text.
+	format := expfmt.NegotiateAccept(r.Header, expfmt.NewFormat(expfmt.TypeOpenMetrics), expfmt.NewFormat(expfmt.TypeTextPlain))
+	gz := acceptsGzip(r)
+	body, err := st.Cache.Bytes(format, gz)
+	if err != nil {
+		s.opts.Logger.Error("encoding metrics", "err", err)
+		http.Error(w, "encoding metrics: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", string(format))
+	if gz {
+		w.Header().Set("Content-Encoding", "gzip")
+	}
+	w.Header().Set("Vary", "Accept, Accept-Encoding")
+	_, _ = w.Write(body)
+}
+
+func acceptsGzip(r *http.Request) bool {
+	for _, part := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
+		enc, q, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if strings.TrimSpace(enc) == "gzip" && strings.TrimSpace(q) != "q=0" {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Server) snapshot(w http.ResponseWriter, _ *http.Request) {
+	st := s.src.Latest()
+	if st == nil {
+		writeJSONError(w, http.StatusServiceUnavailable, "unavailable", "no snapshot yet: the first collection has not finished")
+		return
+	}
+	if s.opts.Summarize == nil {
+		writeJSONError(w, http.StatusNotImplemented, "not_implemented", "this server has no snapshot view")
+		return
+	}
+	writeJSON(w, http.StatusOK, s.opts.Summarize(st.Prev, st.Snapshot))
+}
+
+func (s *Server) index(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	fmt.Fprintf(w, `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>trainwatch</title></head>
+<body><h1>trainwatch %s</h1><ul>
+<li><a href="metrics">/metrics</a>: Prometheus exposition of the latest tick</li>
+<li><a href="api/v1/snapshot">/api/v1/snapshot</a>: latest values as JSON, rates computed</li>
+<li><a href="-/healthy">/-/healthy</a>, <a href="-/ready">/-/ready</a></li>
+</ul></body></html>
+`, s.opts.Version)
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	_ = enc.Encode(v)
+}
+
+func writeJSONError(w http.ResponseWriter, code int, kind, msg string) {
+	writeJSON(w, code, map[string]string{"status": "error", "errorType": kind, "error": msg})
+}
+
+// ListenAndServe serves h on addr until ctx ends, then shuts down gracefully
+// within the given grace period. ready, when non-nil, receives the bound
+// address once listening.
+func ListenAndServe(ctx context.Context, addr string, h http.Handler, grace time.Duration, logger *slog.Logger, ready func(net.Addr)) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       time.Minute,
+		IdleTimeout:       2 * time.Minute,
+	}
+	if ready != nil {
+		ready(ln.Addr())
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve on %s: %w", addr, err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shut down HTTP server: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve on %s: %w", addr, err)
+	}
+	logger.Info("HTTP server stopped")
+	return nil
+}

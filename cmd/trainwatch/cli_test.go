@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"bytes"
 	"strings"
 	"testing"
@@ -29,7 +30,7 @@ func TestUsageErrorsExitWithTwo(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var out, errb bytes.Buffer
-			code := run(tt.args, &out, &errb)
+			code := run(context.Background(), tt.args, &out, &errb)
 			if code != 2 {
 				t.Fatalf("exit code %d, want 2; stderr: %s", code, errb.String())
 			}
@@ -42,7 +43,7 @@ func TestUsageErrorsExitWithTwo(t *testing.T) {
 
 func TestVersion(t *testing.T) {
 	var out, errb bytes.Buffer
-	if code := run([]string{"version"}, &out, &errb); code != 0 {
+	if code := run(context.Background(), []string{"version"}, &out, &errb); code != 0 {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
 	if !strings.HasPrefix(out.String(), "trainwatch dev (commit unknown") {

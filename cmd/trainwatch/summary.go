@@ -183,7 +183,9 @@ func takeSummary(cmd *cobra.Command, configPath, agentURL string, window time.Du
 	if err != nil {
 		return nil, err
 	}
-	s, err := newLocalSampler(cfg, slog.Default())
+	// The summary itself lists every collector that could not read its
+	// source, with the reason; logging them too would say it twice.
+	s, err := newLocalSampler(cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return nil, err
 	}

@@ -219,7 +219,7 @@ wait:
 		if !e.lastOK.IsZero() && now.Sub(e.lastOK) <= r.opts.MaxStale {
 			lists = append(lists, e.last)
 		}
-		r.logChange(e, st)
+		r.logChange(e, st, finished && errors.Is(res.err, ErrNoData))
 		e.mu.Unlock()
 		statuses = append(statuses, st)
 	}
@@ -248,10 +248,15 @@ wait:
 
 // logChange logs a collector's move between working and failing, once per
 // change, so a missing file does not flood the log. e.mu must be held.
-func (r *Runner) logChange(e *entry, st CollectorStatus) {
+func (r *Runner) logChange(e *entry, st CollectorStatus, noData bool) {
 	switch {
 	case !st.Success && (!e.failing || e.lastErr != st.Error):
-		r.opts.Logger.Warn("collector failed", "collector", st.Name, "err", st.Error)
+		if noData {
+			// Expected on this machine (no sensors on a VM): not a warning.
+			r.opts.Logger.Info("collector has nothing to read", "collector", st.Name, "reason", st.Error)
+		} else {
+			r.opts.Logger.Warn("collector failed", "collector", st.Name, "err", st.Error)
+		}
 		e.failing = true
 		e.lastErr = st.Error
 	case st.Success && e.failing:

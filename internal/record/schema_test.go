@@ -8,56 +8,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/trainwatch/trainwatch/internal/testenv"
 )
 
-// schemaDir holds the JSON Schema files that document the records.
 const schemaDir = "../../docs/schema"
 
-const recordSchemaID = "https://github.com/trainwatch/trainwatch/docs/schema/record.schema.json"
-
-// compileSchema loads every schema file in schemaDir under its $id (the
-// record schema refers to the summary schema) and compiles the one with
-// the given $id, asserting formats (date-time).
-func compileSchema(t *testing.T, id string) *jsonschema.Schema {
-	t.Helper()
-	c := jsonschema.NewCompiler()
-	c.AssertFormat()
-	files, err := filepath.Glob(filepath.Join(schemaDir, "*.schema.json"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no schema files in %s: %v", schemaDir, err)
-	}
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
-		if err != nil {
-			t.Fatalf("%s: %v", f, err)
-		}
-		sid, _ := doc.(map[string]any)["$id"].(string)
-		if err := c.AddResource(sid, doc); err != nil {
-			t.Fatalf("%s: %v", f, err)
-		}
-	}
-	s, err := c.Compile(id)
-	if err != nil {
-		t.Fatalf("compile %s: %v", id, err)
-	}
-	return s
-}
-
-func validate(s *jsonschema.Schema, line []byte) error {
-	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(line))
-	if err != nil {
-		return err
-	}
-	return s.Validate(inst)
-}
-
 func TestRecordLinesMatchSchema(t *testing.T) {
-	s := compileSchema(t, recordSchemaID)
+	s := testenv.CompileSchema(t, schemaDir, "record.schema.json")
 	path := filepath.Join(t.TempDir(), "m.jsonl")
 	w := open(t, DefaultConfig(path))
 	for i := 0; i < 3; i++ {
@@ -74,8 +31,8 @@ func TestRecordLinesMatchSchema(t *testing.T) {
 	var first string
 	for sc.Scan() {
 		n++
-		if err := validate(s, sc.Bytes()); err != nil {
-			t.Errorf("line %d does not match %s: %v\n%s", n, recordSchemaID, err, sc.Bytes())
+		if err := s.Validate(sc.Bytes()); err != nil {
+			t.Errorf("line %d does not match record.schema.json: %v\n%s", n, err, sc.Bytes())
 		}
 		if n == 1 {
 			first = sc.Text()
@@ -101,7 +58,7 @@ func TestRecordLinesMatchSchema(t *testing.T) {
 				t.Fatalf("line lacks %q: %s", tt.old, first)
 			}
 			bad := strings.Replace(first, tt.old, tt.new, 1)
-			if err := validate(s, []byte(bad)); err == nil {
+			if err := s.Validate([]byte(bad)); err == nil {
 				t.Errorf("schema accepts an invalid record:\n%s", bad)
 			}
 		})

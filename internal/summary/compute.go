@@ -49,6 +49,11 @@ func Compute(prev, cur *collector.Snapshot) *Host {
 	computeNetwork(h, c)
 	computeTemperatures(h, c.cur)
 	for _, s := range c.cur.samples("node_tcp_connection_states", "state") {
+		// node_exporter puts the queue sums (rx_queued_bytes,
+		// tx_queued_bytes) in the same family; they are not states.
+		if strings.HasSuffix(s.labels[0], "_queued_bytes") {
+			continue
+		}
 		h.TCPConnectionStates[s.labels[0]] = toUint(s.value)
 	}
 	computeGPUs(h, c.cur)

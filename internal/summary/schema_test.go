@@ -1,65 +1,17 @@
 package summary
 
 import (
-	"bytes"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/trainwatch/trainwatch/internal/testenv"
 )
 
-// schemaDir holds the JSON Schema files that document Host.
 const schemaDir = "../../docs/schema"
 
-const summarySchemaID = "https://github.com/trainwatch/trainwatch/docs/schema/summary.schema.json"
-
-// compileSchema loads the schema files in schemaDir under their $id and
-// compiles the one with the given $id, asserting formats (date-time).
-func compileSchema(t *testing.T, id string) *jsonschema.Schema {
-	t.Helper()
-	c := jsonschema.NewCompiler()
-	c.AssertFormat()
-	files, err := filepath.Glob(filepath.Join(schemaDir, "*.schema.json"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no schema files in %s: %v", schemaDir, err)
-	}
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
-		if err != nil {
-			t.Fatalf("%s: %v", f, err)
-		}
-		sid, _ := doc.(map[string]any)["$id"].(string)
-		if sid != "https://github.com/trainwatch/trainwatch/docs/schema/"+filepath.Base(f) {
-			t.Fatalf("%s: $id %q does not match its file name", f, sid)
-		}
-		if err := c.AddResource(sid, doc); err != nil {
-			t.Fatalf("%s: %v", f, err)
-		}
-	}
-	s, err := c.Compile(id)
-	if err != nil {
-		t.Fatalf("compile %s: %v", id, err)
-	}
-	return s
-}
-
-func validate(s *jsonschema.Schema, js []byte) error {
-	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(js))
-	if err != nil {
-		return err
-	}
-	return s.Validate(inst)
-}
-
 func TestSchemaAcceptsCompute(t *testing.T) {
-	s := compileSchema(t, summarySchemaID)
+	s := testenv.CompileSchema(t, schemaDir, "summary.schema.json")
 	prev, cur := fullPair()
 	cp, cc := manyCores()
 	b := newBuilder(t0).add("DCGM_FI_DEV_GPU_TEMP", -5, "gpu", "0", "UUID", "GPU-x")
@@ -79,7 +31,7 @@ func TestSchemaAcceptsCompute(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := validate(s, js); err != nil {
+			if err := s.Validate(js); err != nil {
 				t.Errorf("schema rejects Compute output: %v\n%s", err, js)
 			}
 		})
@@ -87,7 +39,7 @@ func TestSchemaAcceptsCompute(t *testing.T) {
 }
 
 func TestSchemaRejectsInvalid(t *testing.T) {
-	s := compileSchema(t, summarySchemaID)
+	s := testenv.CompileSchema(t, schemaDir, "summary.schema.json")
 	js, err := json.Marshal(Compute(fullPair()))
 	if err != nil {
 		t.Fatal(err)
@@ -117,7 +69,7 @@ func TestSchemaRejectsInvalid(t *testing.T) {
 			if !json.Valid([]byte(bad)) {
 				t.Fatalf("mutated document is not JSON:\n%s", bad)
 			}
-			if err := validate(s, []byte(bad)); err == nil {
+			if err := s.Validate([]byte(bad)); err == nil {
 				t.Errorf("schema accepts an invalid document:\n%s", bad)
 			}
 		})

@@ -27,6 +27,13 @@ type Collector interface {
 // reports it as success=0 with a clear reason, and logs it only once.
 var ErrNoData = errors.New("no data on this machine")
 
+// Scheduled is implemented by collectors that should run less often than
+// every tick (a full process scan on a busy host). Between runs the Runner
+// serves their last values and last status.
+type Scheduled interface {
+	MinInterval() time.Duration
+}
+
 // CollectorStatus is what the Runner knows about one collector after a tick.
 type CollectorStatus struct {
 	Name     string        `json:"name"`
@@ -96,6 +103,22 @@ type entry struct {
 	lastOK      time.Time
 	failing     bool
 	lastErr     string
+	// lastStart is when the collector was last started; lastStatus is the
+	// status of its last completed run (for Scheduled collectors between
+	// runs).
+	lastStart  time.Time
+	lastStatus *CollectorStatus
+}
+
+// resting reports whether a Scheduled collector is not due yet. e.mu held.
+func (e *entry) resting(now time.Time) bool {
+	s, ok := e.c.(Scheduled)
+	if !ok || e.lastStart.IsZero() || e.lastStatus == nil {
+		return false
+	}
+	iv := s.MinInterval()
+	// A tenth of slack, so that tick jitter does not skip a whole period.
+	return now.Sub(e.lastStart) < iv-iv/10
 }
 
 type result struct {
@@ -165,10 +188,11 @@ func (r *Runner) Tick(ctx context.Context) *Snapshot {
 	pending := make(map[*entry]bool, len(r.entries))
 	for _, e := range r.entries {
 		e.mu.Lock()
-		busy := e.running
+		busy := e.running || e.resting(start)
 		if !busy {
 			e.running = true
 			e.runningFrom = start
+			e.lastStart = start
 		}
 		e.mu.Unlock()
 		if busy {
@@ -200,6 +224,16 @@ wait:
 		st := CollectorStatus{Name: e.c.Name()}
 		res, finished := done[e]
 		e.mu.Lock()
+		if !pending[e] && !e.running && e.lastStatus != nil {
+			// A Scheduled collector between its runs.
+			st = *e.lastStatus
+			if !e.lastOK.IsZero() && now.Sub(e.lastOK) <= r.opts.MaxStale {
+				lists = append(lists, e.last)
+			}
+			e.mu.Unlock()
+			statuses = append(statuses, st)
+			continue
+		}
 		switch {
 		case finished && res.err == nil:
 			st.Success = true
@@ -216,6 +250,10 @@ wait:
 		}
 		st.Stale = !st.Success
 		st.LastSuccess = e.lastOK
+		if finished {
+			last := st
+			e.lastStatus = &last
+		}
 		if !e.lastOK.IsZero() && now.Sub(e.lastOK) <= r.opts.MaxStale {
 			lists = append(lists, e.last)
 		}

@@ -205,3 +205,36 @@ func TestEmitPanicsOnLabelMismatch(t *testing.T) {
 	}()
 	NewEmitter().Emit(NewDesc("m", "h", Gauge, "a", "b"), 1, "only-one")
 }
+
+type slowFake struct {
+	*fakeCollector
+	every time.Duration
+}
+
+func (s slowFake) MinInterval() time.Duration { return s.every }
+
+func TestRunnerScheduledCollectorRunsLessOften(t *testing.T) {
+	c := slowFake{newFake("procs"), 10 * time.Second}
+	fast := newFake("fast")
+	now := time.Unix(1000, 0)
+	r, err := NewRunner(RunnerOptions{Timeout: time.Second, Now: func() time.Time { return now }}, c, fast)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 25; i++ { // 25 ticks, one second apart
+		s := r.Tick(context.Background())
+		if v, ok := value(t, s, "fake_procs"); !ok || v < 1 {
+			t.Fatalf("tick %d: scheduled collector's value missing between runs", i)
+		}
+		if st := status(s, "procs"); !st.Success || st.Stale {
+			t.Fatalf("tick %d: status between runs = %+v, want its last successful status", i, st)
+		}
+		now = now.Add(time.Second)
+	}
+	if n := c.calls.Load(); n != 3 {
+		t.Fatalf("scheduled collector ran %d times in 25s at a 10s interval, want 3", n)
+	}
+	if n := fast.calls.Load(); n != 25 {
+		t.Fatalf("ordinary collector ran %d times, want 25", n)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"syscall"
+	"time"
 
 	"github.com/trainwatch/trainwatch/internal/collector"
 	"github.com/trainwatch/trainwatch/internal/hostfs"
@@ -61,6 +62,7 @@ func gone(err error) bool {
 // processesCollector is node_exporter's processes collector: the number of
 // processes and threads, by state, against the kernel's limits.
 type processesCollector struct {
+	interval     time.Duration
 	roots        hostfs.Roots
 	threadStates bool
 	procDir      string
@@ -76,9 +78,10 @@ type processesCollector struct {
 	buf                    []byte
 }
 
-func newProcesses(roots hostfs.Roots, threadStates bool) *processesCollector {
+func newProcesses(roots hostfs.Roots, threadStates bool, interval time.Duration) *processesCollector {
 	dir := roots.ProcPath()
 	return &processesCollector{
+		interval:     interval,
 		roots:        roots,
 		threadStates: threadStates,
 		procDir:      dir,
@@ -101,6 +104,9 @@ func newProcesses(roots hostfs.Roots, threadStates bool) *processesCollector {
 }
 
 func (c *processesCollector) Name() string { return "processes" }
+
+// MinInterval makes the Runner scan processes only this often.
+func (c *processesCollector) MinInterval() time.Duration { return c.interval }
 
 func (c *processesCollector) Collect(ctx context.Context, e *collector.Emitter) error {
 	names, err := c.roots.ReadDirNames(c.procDir)

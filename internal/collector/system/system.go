@@ -4,6 +4,7 @@
 package system
 
 import (
+	"fmt"
 	"syscall"
 	"time"
 
@@ -19,6 +20,11 @@ type Config struct {
 	// training server with thousands of threads it is most of the cost of
 	// the processes collector.
 	ProcessesNoThreadStates bool `yaml:"processes_no_thread_states"`
+	// ProcessesInterval is how often the processes collector scans /proc
+	// (one file per process and thread); between scans its last values are
+	// served. Default DefaultProcessesInterval; it never runs more often
+	// than the agent's interval.
+	ProcessesInterval time.Duration `yaml:"processes_interval"`
 
 	// Machine is node_uname_info's machine label. Default: the machine
 	// field of uname(2), the only uname field not readable under the proc
@@ -32,11 +38,22 @@ type Config struct {
 	Adjtimex func(*syscall.Timex) (int, error) `yaml:"-"`
 }
 
+// DefaultProcessesInterval is how often the processes collector scans
+// /proc by default: a full scan costs about 10 µs per process and thread,
+// too much for every second on a training server with thousands of them.
+const DefaultProcessesInterval = 15 * time.Second
+
 // New returns this package's collectors reading under roots: uname, os,
 // time, timex, entropy, filefd, processes and kernel_hung.
 func New(roots hostfs.Roots, cfg Config) ([]collector.Collector, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.ProcessesInterval < 0 {
+		return nil, fmt.Errorf("processes_interval %s: must be positive, or 0 for the default of %s", cfg.ProcessesInterval, DefaultProcessesInterval)
+	}
+	if cfg.ProcessesInterval == 0 {
+		cfg.ProcessesInterval = DefaultProcessesInterval
 	}
 	if cfg.Adjtimex == nil {
 		cfg.Adjtimex = syscall.Adjtimex
@@ -54,7 +71,7 @@ func New(roots hostfs.Roots, cfg Config) ([]collector.Collector, error) {
 		newTimex(cfg.Adjtimex),
 		newEntropy(roots),
 		newFilefd(roots),
-		newProcesses(roots, !cfg.ProcessesNoThreadStates),
+		newProcesses(roots, !cfg.ProcessesNoThreadStates, cfg.ProcessesInterval),
 		newKernelHung(roots),
 	}, nil
 }

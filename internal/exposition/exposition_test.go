@@ -94,3 +94,42 @@ func TestCacheEncodesOncePerFormat(t *testing.T) {
 		t.Fatal("gzip body differs from the text encoding")
 	}
 }
+
+// expfmtText is the reference encoding, through client_model and expfmt.
+func expfmtText(t *testing.T, fams []*collector.Family) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	enc := expfmt.NewEncoder(&b, expfmt.NewFormat(expfmt.TypeTextPlain))
+	for _, mf := range ToDTO(fams) {
+		if err := enc.Encode(mf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return b.Bytes()
+}
+
+func TestAppendTextMatchesExpfmt(t *testing.T) {
+	tricky := []*collector.Family{
+		{Desc: collector.NewDesc("esc", "Help with \\ and\nnewline and \"quotes\".", collector.Gauge, "z", "a"),
+			Samples: []collector.Sample{
+				{LabelValues: []string{`back\slash`, "new\nline \"q\""}, Value: math.Inf(1)},
+				{LabelValues: []string{"", "x"}, Value: math.NaN()},
+				{LabelValues: []string{"y", "x"}, Value: -0.000123, TimestampMs: 1700000000123},
+				{LabelValues: []string{"big", "x"}, Value: 1e21},
+			}},
+		{Desc: collector.NewDesc("h_with_labels", "", collector.Histogram, "path"), Samples: []collector.Sample{
+			{LabelValues: []string{"/"}, Dist: &collector.Distribution{Count: 5, Sum: 0.5, Buckets: []collector.Bucket{{UpperBound: 0.005, Count: 1}, {UpperBound: 0.1, Count: 4}}}},
+		}},
+		{Desc: collector.NewDesc("s_with_labels", "S.", collector.Summary, "b", "a"), Samples: []collector.Sample{
+			{LabelValues: []string{"2", "1"}, Dist: &collector.Distribution{Count: 1, Sum: 2, Quantiles: []collector.Quantile{{Quantile: 0.99, Value: 2}}}},
+		}},
+	}
+	for name, fams := range map[string][]*collector.Family{"sample": sampleFamilies(), "tricky": tricky} {
+		t.Run(name, func(t *testing.T) {
+			got, want := AppendText(nil, fams), expfmtText(t, fams)
+			if !bytes.Equal(got, want) {
+				t.Fatalf("AppendText differs from expfmt:\n%s\nwant:\n%s", got, want)
+			}
+		})
+	}
+}

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/common/expfmt"
+
 	"github.com/trainwatch/trainwatch/internal/agent"
 	"github.com/trainwatch/trainwatch/internal/collector"
 	"github.com/trainwatch/trainwatch/internal/collector/host"
@@ -127,4 +129,42 @@ func BenchmarkMetricsConcurrent4(b *testing.B) {
 	pct := func(p float64) float64 { return float64(lat[int(p*float64(len(lat)-1))].Microseconds()) / 1000 }
 	b.ReportMetric(pct(0.5), "p50-ms")
 	b.ReportMetric(pct(0.99), "p99-ms")
+}
+
+// BenchmarkEncode measures encoding one tick's snapshot, which happens once
+// per tick and format on the first scrape; "expfmt" is the peer path
+// through client_model structs, for the ratio.
+func BenchmarkEncode(b *testing.B) {
+	st := realState(b)
+	text := expfmt.NewFormat(expfmt.TypeTextPlain)
+	cases := []struct {
+		name string
+		run  func() error
+	}{
+		{"text", func() error { _, err := exposition.NewCache(st.Snapshot.Families).Bytes(text, false); return err }},
+		{"text-gzip", func() error { _, err := exposition.NewCache(st.Snapshot.Families).Bytes(text, true); return err }},
+		{"openmetrics", func() error {
+			_, err := exposition.NewCache(st.Snapshot.Families).Bytes(expfmt.NewFormat(expfmt.TypeOpenMetrics), false)
+			return err
+		}},
+		{"expfmt-text", func() error {
+			enc := expfmt.NewEncoder(io.Discard, text)
+			for _, mf := range exposition.ToDTO(st.Snapshot.Families) {
+				if err := enc.Encode(mf); err != nil {
+					return err
+				}
+			}
+			return nil
+		}},
+	}
+	for _, c := range cases {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				if err := c.run(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"regexp"
 	"strconv"
+	"time"
 
 	"github.com/trainwatch/trainwatch/internal/collector"
 	"github.com/trainwatch/trainwatch/internal/hostfs"
@@ -34,6 +35,16 @@ type Config struct {
 	// NetclassIgnoredDevices drops the netclass devices that match
 	// (--collector.netclass.ignored-devices).
 	NetclassIgnoredDevices string `yaml:"netclass_ignored_devices"`
+	// NetclassSlowInterval is how often netclass lists /sys/class/net again
+	// and re-reads the interface attributes that change only on
+	// reconfiguration (address, mtu, flags, speed, duplex, ...). operstate,
+	// carrier, carrier_changes, carrier_up_count, carrier_down_count and
+	// dormant are read every tick, and a change in any of them re-reads the
+	// slow attributes on the same tick (speed and duplex change when a link
+	// comes up). An interface that is removed disappears on the next tick; a
+	// new one appears up to one interval late. Default 1m; 0 means the
+	// default; negative is an error.
+	NetclassSlowInterval time.Duration `yaml:"netclass_slow_interval"`
 	// NetstatFields selects the netstat fields to export, matched against
 	// "<Proto>_<Field>" (--collector.netstat.fields). Empty means
 	// DefaultNetstatFields.
@@ -44,6 +55,10 @@ type Config struct {
 	// ArpDeviceExclude drops the ARP devices that match
 	// (--collector.arp.device-exclude). Mutually exclusive with the include.
 	ArpDeviceExclude string `yaml:"arp_device_exclude"`
+
+	// Now is the clock of the collectors that cache values (netclass); nil
+	// means time.Now. Tests inject one.
+	Now func() time.Time `yaml:"-"`
 }
 
 // New returns the package's collectors reading under roots: netdev,
@@ -63,6 +78,10 @@ func New(roots hostfs.Roots, cfg Config) ([]collector.Collector, error) {
 	if err != nil {
 		return nil, err
 	}
+	netclass, err := newNetclass(roots, netclassFilter, cfg)
+	if err != nil {
+		return nil, err
+	}
 	fields := cfg.NetstatFields
 	if fields == "" {
 		fields = DefaultNetstatFields
@@ -74,7 +93,7 @@ func New(roots hostfs.Roots, cfg Config) ([]collector.Collector, error) {
 	nohandler := cfg.NetdevNoHandler == nil || *cfg.NetdevNoHandler
 	return []collector.Collector{
 		newNetdev(roots, netdevFilter, nohandler),
-		newNetclass(roots, netclassFilter),
+		netclass,
 		newNetstat(roots, fieldRE),
 		newSockstat(roots),
 		newSoftnet(roots),

@@ -4,9 +4,11 @@
 package collectortest
 
 import (
+	"archive/tar"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -151,6 +153,58 @@ func Bench(b *testing.B, c collector.Collector) {
 	for i := 0; i < b.N; i++ {
 		if err := c.Collect(ctx, collector.NewEmitter()); err != nil && !errors.Is(err, collector.ErrNoData) {
 			b.Fatal(err)
+		}
+	}
+}
+
+// ExtractTar unpacks a fixture tree kept as a tar archive (sysfs trees
+// have ':' in their paths, which Go module zips do not allow) into a
+// temporary directory and returns that directory. Directories, regular
+// files and symbolic links are restored.
+func ExtractTar(t testing.TB, archive string) string {
+	t.Helper()
+	f, err := os.Open(archive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	dst := t.TempDir()
+	tr := tar.NewReader(f)
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return dst
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", archive, err)
+		}
+		name := filepath.Clean(h.Name)
+		if filepath.IsAbs(name) || strings.HasPrefix(name, "..") {
+			t.Fatalf("%s: entry %q leaves the archive's directory", archive, h.Name)
+		}
+		p := filepath.Join(dst, name)
+		switch h.Typeflag {
+		case tar.TypeDir:
+			err = os.MkdirAll(p, 0o755)
+		case tar.TypeReg:
+			if err = os.MkdirAll(filepath.Dir(p), 0o755); err == nil {
+				var out *os.File
+				if out, err = os.OpenFile(p, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, os.FileMode(h.Mode)&0o777|0o200); err == nil {
+					_, err = io.Copy(out, tr)
+					if cerr := out.Close(); err == nil {
+						err = cerr
+					}
+				}
+			}
+		case tar.TypeSymlink:
+			if err = os.MkdirAll(filepath.Dir(p), 0o755); err == nil {
+				err = os.Symlink(h.Linkname, p)
+			}
+		default:
+			err = fmt.Errorf("unsupported entry type %q", h.Typeflag)
+		}
+		if err != nil {
+			t.Fatalf("%s: %s: %v", archive, h.Name, err)
 		}
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/trainwatch/trainwatch/internal/collector/collectortest"
+
 	"github.com/trainwatch/trainwatch/internal/collector"
 	"github.com/trainwatch/trainwatch/internal/hostfs"
 )
@@ -122,7 +124,7 @@ func TestConfig(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cs, err := New(fixtureRoots(), tt.cfg)
+			cs, err := New(fixtureRoots(t), tt.cfg)
 			if tt.wantErr != "" {
 				if err == nil || err.Error() != tt.wantErr {
 					t.Fatalf("err = %v, want %s", err, tt.wantErr)
@@ -143,8 +145,16 @@ func TestConfig(t *testing.T) {
 	}
 }
 
-func fixtureRoots() hostfs.Roots {
-	return hostfs.Roots{Proc: "testdata/proc", Sys: "testdata/sys"}
+// fixtureSys unpacks testdata/sys.tar (sysfs paths contain ':', which Go
+// module zips do not allow, so the tree is kept as an archive).
+func fixtureSys(t testing.TB) string {
+	t.Helper()
+	return filepath.Join(collectortest.ExtractTar(t, "testdata/sys.tar"), "sys")
+}
+
+func fixtureRoots(t testing.TB) hostfs.Roots {
+	t.Helper()
+	return hostfs.Roots{Proc: "testdata/proc", Sys: fixtureSys(t)}
 }
 
 func family(fams []*collector.Family, name string) *collector.Family {
@@ -187,7 +197,7 @@ func sample(t *testing.T, fams []*collector.Family, name, device string) float64
 }
 
 func TestDiskstatsCollect(t *testing.T) {
-	cs, err := New(fixtureRoots(), Config{})
+	cs, err := New(fixtureRoots(t), Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -271,7 +281,7 @@ func TestDiskstatsDeviceChanges(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	roots := hostfs.Roots{Proc: proc, Sys: "testdata/sys"}
+	roots := hostfs.Roots{Proc: proc, Sys: fixtureSys(t)}
 	cs, err := New(roots, Config{})
 	if err != nil {
 		t.Fatal(err)
@@ -308,7 +318,7 @@ func TestDiskstatsDeviceChanges(t *testing.T) {
 
 func TestDiskstatsErrors(t *testing.T) {
 	proc := t.TempDir()
-	cs, err := New(hostfs.Roots{Proc: proc, Sys: "testdata/sys"}, Config{})
+	cs, err := New(hostfs.Roots{Proc: proc, Sys: fixtureSys(t)}, Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -411,7 +421,7 @@ func TestDiskstatsLive(t *testing.T) {
 func BenchmarkCollectDiskstats(b *testing.B) {
 	roots := hostfs.DefaultRoots()
 	if _, err := os.Stat("/proc/diskstats"); err != nil {
-		roots = fixtureRoots()
+		roots = fixtureRoots(b)
 	}
 	cs, err := New(roots, Config{})
 	if err != nil {

@@ -23,6 +23,9 @@ func copyFixture(t *testing.T) string {
 	if out, err := exec.Command("cp", "-a", "testdata/root/.", dst).CombinedOutput(); err != nil {
 		t.Fatalf("copy fixture: %v\n%s", err, out)
 	}
+	if out, err := exec.Command("cp", "-a", fixtureSys(t), filepath.Join(dst, "sys")).CombinedOutput(); err != nil {
+		t.Fatalf("copy fixture sys: %v\n%s", err, out)
+	}
 	return dst
 }
 

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trainwatch/trainwatch/internal/collector/collectortest"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/trainwatch/trainwatch/internal/collector"
@@ -29,7 +31,7 @@ func fixtureConfig(t *testing.T) Config {
 	var cfg Config
 	cfg.Roots = hostfs.Roots{
 		Proc:   filepath.Join(root, "proc"),
-		Sys:    filepath.Join(root, "sys"),
+		Sys:    fixtureSys(t),
 		RootFS: filepath.Join(root, "rootfs"),
 		Dev:    filepath.Join(root, "dev"),
 		Run:    filepath.Join(root, "run"),
@@ -53,6 +55,14 @@ func fixtureConfig(t *testing.T) Config {
 		return nil
 	}
 	return cfg
+}
+
+// fixtureSys unpacks testdata/root-sys.tar, the fixture's /sys. It is kept
+// as an archive because sysfs paths contain ':', which Go module zips do
+// not allow.
+func fixtureSys(t testing.TB) string {
+	t.Helper()
+	return filepath.Join(collectortest.ExtractTar(t, "testdata/root-sys.tar"), "sys")
 }
 
 // volatile families depend on timing, not on the fixture.

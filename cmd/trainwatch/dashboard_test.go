@@ -121,3 +121,35 @@ func TestNodeExporterFullAgainstPrometheus(t *testing.T) {
 	}
 	t.Logf("%d queries of dashboard 1860 ran against Prometheus; %d returned nothing (allowed: conditions not met on this machine)", len(qs), len(empty))
 }
+
+// TestDCGMDashboardAgainstDemo: a real Prometheus scrapes a --demo agent;
+// every query of NVIDIA's DCGM dashboard (12239) runs and returns data,
+// with the gpu label the dashboard filters on, for all 8 simulated GPUs.
+func TestDCGMDashboardAgainstDemo(t *testing.T) {
+	qs := dashboardQueries(t, "dcgm-exporter.json")
+	cfg := config.Default()
+	cfg.Demo = true
+	base := startAgent(t, cfg)
+	prom := testenv.StartPrometheus(t, "dcgm", time.Second, strings.TrimPrefix(base, "http://"))
+	prom.WaitForSeries(t, `count_over_time(DCGM_FI_DEV_GPU_TEMP[1m]) >= 2`, 30*time.Second)
+	_, body := get(t, base+"/metrics", nil)
+
+	failed, empty := checkDashboard(t, prom, string(body), qs)
+	for _, f := range failed {
+		t.Errorf("query failed: %s", f)
+	}
+	for _, e := range empty {
+		t.Errorf("no data: %s", e)
+	}
+	for _, q := range qs {
+		for _, m := range q.Metrics {
+			if !strings.Contains(string(body), "\n"+m+"{") {
+				t.Errorf("panel %q needs %s, which the demo agent does not emit", q.PanelTitle, m)
+			}
+		}
+	}
+	r, err := prom.Query(`count by (gpu) (DCGM_FI_DEV_GPU_TEMP{instance=~".+", gpu=~".+"})`)
+	if err != nil || len(r.Result) != 8 {
+		t.Fatalf("want 8 GPUs selectable by the gpu variable, got %v (%v)", r, err)
+	}
+}

@@ -61,6 +61,7 @@ file rotates at --max-size. Ctrl+C stops after the line in progress.`,
 				if err != nil {
 					return err
 				}
+				defer ls.Close()
 				// The first line gets rates over a short window rather than none.
 				window := min(interval, time.Second)
 				if err := ls.Prime(ctx, window); err != nil {

@@ -43,24 +43,30 @@ func loadConfig(cmd *cobra.Command, path string, apply func(*config.Config) erro
 	return cfg, nil
 }
 
-// newRunner builds the collector runner for a configuration.
-func newRunner(cfg config.Config, withSelf bool, logger *slog.Logger) (*collector.Runner, error) {
+// newRunner builds the collector runner for a configuration: host, GPU
+// and (for the agent) self collectors. Call release when done.
+func newRunner(cfg config.Config, withSelf bool, logger *slog.Logger) (r *collector.Runner, release func(), err error) {
 	cs, err := host.Collectors(cfg.Host)
 	if err != nil {
-		return nil, usageError{fmt.Errorf("config: %w", err)}
+		return nil, func() {}, usageError{fmt.Errorf("config: %w", err)}
 	}
+	gpus, release, err := gpuCollectors(cfg, logger)
+	if err != nil {
+		return nil, release, err
+	}
+	cs = append(cs, gpus...)
 	if withSelf {
 		self, err := agent.NewSelfCollector()
 		if err != nil {
-			return nil, err
+			return nil, release, err
 		}
 		cs = append(cs, self)
 	}
-	r, err := collector.NewRunner(collector.RunnerOptions{Timeout: cfg.EffectiveTimeout(), Logger: logger}, cs...)
+	r, err = collector.NewRunner(collector.RunnerOptions{Timeout: cfg.EffectiveTimeout(), Logger: logger}, cs...)
 	if err != nil {
-		return nil, fmt.Errorf("collectors: %w", err)
+		return nil, release, fmt.Errorf("collectors: %w", err)
 	}
-	return r, nil
+	return r, release, nil
 }
 
 func newServeCmd() *cobra.Command {
@@ -69,6 +75,7 @@ func newServeCmd() *cobra.Command {
 		listen     string
 		dataDir    string
 		interval   time.Duration
+		demoMode   bool
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -89,6 +96,9 @@ format or OpenMetrics), /api/v1/snapshot (JSON with rates computed), /-/healthy 
 				if cmd.Flags().Changed("interval") {
 					c.Interval = model.Duration(interval)
 				}
+				if cmd.Flags().Changed("demo") {
+					c.Demo = demoMode
+				}
 				return nil
 			})
 			if err != nil {
@@ -104,13 +114,15 @@ format or OpenMetrics), /api/v1/snapshot (JSON with rates computed), /-/healthy 
 	cmd.Flags().StringVar(&listen, "listen", d.Listen, "HTTP listen address; a non-loopback address exposes the agent to the network")
 	cmd.Flags().StringVar(&dataDir, "data-dir", d.DataDir, "directory for history and state")
 	cmd.Flags().DurationVar(&interval, "interval", time.Duration(d.Interval), "collection interval")
+	cmd.Flags().BoolVar(&demoMode, "demo", false, "simulate an 8 x H200 GPU training server (clearly marked as a demo); host metrics stay real")
 	return cmd
 }
 
 // serve runs the agent until ctx ends. onListen, when non-nil, is told the
 // bound address.
 func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, onListen func(net.Addr)) error {
-	runner, err := newRunner(cfg, true, logger)
+	runner, release, err := newRunner(cfg, true, logger)
+	defer release()
 	if err != nil {
 		return err
 	}

@@ -29,17 +29,22 @@ type sampler interface {
 // localSampler collects in-process; rates are computed against the
 // previous sample.
 type localSampler struct {
-	runner *collector.Runner
-	prev   *collector.Snapshot
+	runner  *collector.Runner
+	prev    *collector.Snapshot
+	release func()
 }
 
 func newLocalSampler(cfg config.Config, logger *slog.Logger) (*localSampler, error) {
-	r, err := newRunner(cfg, false, logger)
+	r, release, err := newRunner(cfg, false, logger)
 	if err != nil {
+		release()
 		return nil, err
 	}
-	return &localSampler{runner: r}, nil
+	return &localSampler{runner: r, release: release}, nil
 }
+
+// Close releases the collectors' resources (NVML).
+func (s *localSampler) Close() { s.release() }
 
 // Prime takes a first snapshot and waits window, so that the next Sample
 // has rates over that window.
@@ -189,6 +194,7 @@ func takeSummary(cmd *cobra.Command, configPath, agentURL string, window time.Du
 	if err != nil {
 		return nil, err
 	}
+	defer s.Close()
 	if err := s.Prime(ctx, window); err != nil {
 		return nil, err
 	}

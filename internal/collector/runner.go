@@ -322,7 +322,9 @@ func (r *Runner) run(ctx context.Context, e *entry, out chan<- result) {
 	d := time.Since(start)
 	e.mu.Lock()
 	e.running = false
-	if err == nil {
+	// A collector with nothing to read may still say so in metrics
+	// (trainwatch_gpu_backend_up 0): what it emitted is served as fresh.
+	if err == nil || errors.Is(err, ErrNoData) {
 		e.last = em.Families()
 		e.lastOK = r.opts.Now()
 	}

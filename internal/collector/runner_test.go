@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync/atomic"
@@ -236,5 +237,27 @@ func TestRunnerScheduledCollectorRunsLessOften(t *testing.T) {
 	}
 	if n := fast.calls.Load(); n != 25 {
 		t.Fatalf("ordinary collector ran %d times, want 25", n)
+	}
+}
+
+type noDataCollector struct{ desc *Desc }
+
+func (c noDataCollector) Name() string { return "nvml" }
+func (c noDataCollector) Collect(_ context.Context, e *Emitter) error {
+	e.Emit(c.desc, 0)
+	return fmt.Errorf("libnvidia-ml.so.1 not found: %w", ErrNoData)
+}
+
+func TestRunnerServesWhatANoDataCollectorEmitted(t *testing.T) {
+	r, err := NewRunner(RunnerOptions{}, noDataCollector{NewDesc("backend_up", "Up.", Gauge)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := r.Tick(context.Background())
+	if v, ok := value(t, s, "backend_up"); !ok || v != 0 {
+		t.Fatalf("backend_up = %v, %v; want the emitted 0", v, ok)
+	}
+	if st := status(s, "nvml"); st.Success || !strings.Contains(st.Error, "not found") {
+		t.Fatalf("status = %+v", st)
 	}
 }

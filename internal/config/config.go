@@ -16,6 +16,8 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/trainwatch/trainwatch/internal/collector/host"
+	"github.com/trainwatch/trainwatch/internal/gpu/amdgpu"
+	"github.com/trainwatch/trainwatch/internal/gpu/nvmlgpu"
 )
 
 // DefaultListen is the agent's default address: loopback only, so nothing
@@ -34,6 +36,21 @@ type Config struct {
 	CollectorTimeout model.Duration `yaml:"collector_timeout"`
 	// Host configures the host collectors.
 	Host host.Config `yaml:"host"`
+	// GPU configures the GPU backends.
+	GPU GPU `yaml:"gpu"`
+	// Demo replaces the GPU backends with a simulated 8 × H200 training
+	// server (serve --demo), clearly marked as such.
+	Demo bool `yaml:"demo"`
+}
+
+// GPU configures the GPU backends.
+type GPU struct {
+	// NVML is the NVIDIA backend.
+	NVML nvmlgpu.Config `yaml:"nvml"`
+	// AMD is the amdgpu sysfs backend.
+	AMD amdgpu.Config `yaml:"amd"`
+	// Disable lists GPU backends not to run: "nvml", "amd".
+	Disable []string `yaml:"disable"`
 }
 
 // Default returns the configuration used when no file is given.
@@ -90,6 +107,11 @@ func (c *Config) Validate() error {
 	}
 	if c.CollectorTimeout != 0 && time.Duration(c.CollectorTimeout) < 10*time.Millisecond {
 		return fmt.Errorf("collector_timeout %s: must be at least 10ms (or 0 for the default, 80%% of the interval up to 5s)", c.CollectorTimeout)
+	}
+	for _, d := range c.GPU.Disable {
+		if d != "nvml" && d != "amd" {
+			return fmt.Errorf("gpu.disable: unknown backend %q; known backends: nvml, amd", d)
+		}
 	}
 	if c.DataDir == "" {
 		return errors.New("data_dir: must not be empty")

@@ -56,6 +56,7 @@ type State struct {
 	GPUUtil, MemUtil uint32 // percent
 	EncUtil, DecUtil uint32 // percent
 
+	// MemTotalBytes 0 means the mock device's configured memory (Fill).
 	MemTotalBytes, MemReservedBytes, MemUsedBytes uint64 // free = total - reserved - used
 
 	TempGPU                                uint32  // °C
@@ -68,6 +69,9 @@ type State struct {
 
 	ClockSM, ClockMem, ClockGraphics, ClockVideo             uint32 // MHz
 	MaxClockSM, MaxClockMem, MaxClockGraphics, MaxClockVideo uint32
+	// AppClockSM, AppClockMem are the application clocks in MHz; 0 means
+	// not supported.
+	AppClockSM, AppClockMem uint32
 
 	PCIeTxKBps, PCIeRxKBps                       uint32 // KB/s over NVML's 20 ms window
 	PCIeGen, PCIeWidth, PCIeMaxGen, PCIeMaxWidth int
@@ -75,6 +79,9 @@ type State struct {
 
 	FanPercent *uint32 // nil on passively cooled GPUs
 	PState     int     // 0..15
+
+	// PersistenceMode is the driver's persistence mode (nvidia-smi -pm).
+	PersistenceMode bool
 
 	// ClockEventReasons is the NVML clock-event (throttle) bitmask;
 	// SupportedClockEventReasons the bits this GPU can report.

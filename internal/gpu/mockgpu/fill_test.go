@@ -250,3 +250,27 @@ func TestCalls(t *testing.T) {
 		t.Fatalf("calls %v", got)
 	}
 }
+
+func TestResetCallsKeepsBehaviour(t *testing.T) {
+	srv := NewServer("h200", NewStatic(), time.Now)
+	dev := srv.Devices[0].(*server.Device)
+	u1, ret := dev.GetUtilizationRates()
+	if ret != nvml.SUCCESS {
+		t.Fatal(ret)
+	}
+	_, _ = dev.GetClockInfo(nvml.CLOCK_SM)
+	if n := len(dev.GetClockInfoCalls()); n != 1 {
+		t.Fatalf("%d recorded calls before reset", n)
+	}
+	ResetCalls(srv)
+	if n := len(dev.GetClockInfoCalls()); n != 0 {
+		t.Fatalf("%d recorded calls after reset, want 0", n)
+	}
+	u2, ret := dev.GetUtilizationRates()
+	if ret != nvml.SUCCESS || u1 != u2 {
+		t.Fatalf("after reset: %v %v, want %v", u2, ret, u1)
+	}
+	if n, ret := srv.DeviceGetCount(); ret != nvml.SUCCESS || n != 8 {
+		t.Fatalf("server after reset: %d %v", n, ret)
+	}
+}

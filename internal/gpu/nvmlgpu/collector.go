@@ -33,6 +33,11 @@ type Collector struct {
 	lastTry     time.Time
 	initErr     error
 	loggedErr   string
+
+	// quiet, when set, is called at the end of a tick in which every GPU
+	// was read and no call is in flight (the demo clears its mocks' call
+	// records there). Only the Collect goroutine touches it.
+	quiet func()
 }
 
 // state is what a successful init discovered.
@@ -334,6 +339,7 @@ func (c *Collector) collectGPUs(ctx context.Context, st *state, e *collector.Emi
 		}
 	}
 	inTime := make([]bool, len(st.gpus))
+	received := 0
 	if launched > 0 {
 		t := time.NewTimer(time.Until(deadline))
 	wait:
@@ -341,6 +347,7 @@ func (c *Collector) collectGPUs(ctx context.Context, st *state, e *collector.Emi
 			select {
 			case g := <-results:
 				inTime[g.index] = true
+				received++
 			case <-t.C:
 				break wait
 			case <-ctx.Done():
@@ -348,6 +355,9 @@ func (c *Collector) collectGPUs(ctx context.Context, st *state, e *collector.Emi
 			}
 		}
 		t.Stop()
+	}
+	if c.quiet != nil && launched == len(st.gpus) && received == launched {
+		c.quiet()
 	}
 	var xid *xidSnapshot
 	if st.events != nil {

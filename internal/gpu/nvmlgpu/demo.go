@@ -23,5 +23,18 @@ func NewDemo(kind string, t mockgpu.Telemetry, now func() time.Time, cfg Config)
 	default:
 		return nil, fmt.Errorf("gpu: unknown demo server %q (want h100, h200, a100 or b200)", kind)
 	}
-	return New(mockgpu.NewServer(kind, t, now), cfg)
+	srv := mockgpu.NewServer(kind, t, now)
+	c, err := New(srv, cfg)
+	if err != nil {
+		return nil, err
+	}
+	// The mocks record every call's arguments; forget them every few
+	// minutes so that a demo left running does not grow.
+	ticks := 0
+	c.quiet = func() {
+		if ticks++; ticks%300 == 0 {
+			mockgpu.ResetCalls(srv)
+		}
+	}
+	return c, nil
 }

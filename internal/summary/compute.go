@@ -9,9 +9,6 @@ import (
 	"github.com/trainwatch/trainwatch/internal/collector"
 )
 
-// mib is the number of bytes in one MiB, the unit of DCGM_FI_DEV_FB_*.
-const mib = 1 << 20
-
 // Compute summarises cur. When prev is non-nil and older than cur, rates
 // are computed over the interval between them; otherwise RatesAvailable is
 // false and every rate is 0. Compute returns nil when cur is nil. Values
@@ -28,6 +25,7 @@ func Compute(prev, cur *collector.Snapshot) *Host {
 		Network:             []Interface{},
 		Temperatures:        []Temperature{},
 		TCPConnectionStates: map[string]uint64{},
+		GPUBackends:         []GPUBackend{},
 		GPUs:                []GPU{},
 		Collectors:          []CollectorStatus{},
 	}
@@ -56,6 +54,8 @@ func Compute(prev, cur *collector.Snapshot) *Host {
 		}
 		h.TCPConnectionStates[s.labels[0]] = toUint(s.value)
 	}
+	computeDemo(h, c.cur)
+	computeGPUBackends(h, c.cur)
 	computeGPUs(h, c.cur)
 	for _, st := range cur.Collectors {
 		h.Collectors = append(h.Collectors, CollectorStatus{Name: st.Name, Success: st.Success, Error: st.Error})
@@ -117,8 +117,18 @@ func roundHost(h *Host) {
 		}
 	}
 	for i := range h.GPUs {
-		if p := h.GPUs[i].MemoryUsedPercent; p != nil {
-			*p = round(*p, percentScale)
+		g := &h.GPUs[i]
+		for _, p := range []*float64{g.MemoryUsedPercent, g.TensorActivePercent, g.SMActivePercent} {
+			if p != nil {
+				*p = round(*p, percentScale)
+			}
+		}
+		for j := range g.Processes {
+			for _, p := range []*float64{g.Processes[j].SMUtilizationPercent, g.Processes[j].UtilizationPercent} {
+				if p != nil {
+					*p = round(*p, percentScale)
+				}
+			}
 		}
 	}
 }
@@ -663,69 +673,6 @@ func computeTemperatures(h *Host, v *view) {
 			return naturalLess(a.Chip, b.Chip)
 		}
 		return naturalLess(a.Sensor, b.Sensor)
-	})
-}
-
-type gpuKey struct{ index, uuid string }
-
-func computeGPUs(h *Host, v *view) {
-	gpus := map[gpuKey]*GPU{}
-	type mem struct {
-		used, free       float64
-		hasUsed, hasFree bool
-	}
-	mems := map[gpuKey]*mem{}
-	read := func(name string, set func(g *GPU, m *mem, v float64)) {
-		for _, s := range v.samples(name, "gpu", "UUID", "modelName", "device", "pci_bus_id") {
-			k := gpuKey{s.labels[0], s.labels[1]}
-			g := gpus[k]
-			if g == nil {
-				g = &GPU{Index: k.index, UUID: k.uuid}
-				gpus[k] = g
-				mems[k] = &mem{}
-			}
-			if g.ModelName == "" {
-				g.ModelName = s.labels[2]
-			}
-			if g.Device == "" {
-				g.Device = s.labels[3]
-			}
-			if g.PCIBusID == "" {
-				g.PCIBusID = s.labels[4]
-			}
-			set(g, mems[k], s.value)
-		}
-	}
-	ptr := func(v float64) *float64 { return &v }
-	read("DCGM_FI_DEV_GPU_UTIL", func(g *GPU, _ *mem, v float64) { g.UtilizationPercent = ptr(clamp(v, 0, 100)) })
-	read("DCGM_FI_DEV_MEM_COPY_UTIL", func(g *GPU, _ *mem, v float64) { g.MemoryCopyUtilizationPercent = ptr(clamp(v, 0, 100)) })
-	read("DCGM_FI_DEV_FB_USED", func(_ *GPU, m *mem, v float64) { m.used, m.hasUsed = math.Max(v, 0), true })
-	read("DCGM_FI_DEV_FB_FREE", func(_ *GPU, m *mem, v float64) { m.free, m.hasFree = math.Max(v, 0), true })
-	read("DCGM_FI_DEV_GPU_TEMP", func(g *GPU, _ *mem, v float64) { g.TemperatureCelsius = ptr(v) })
-	read("DCGM_FI_DEV_POWER_USAGE", func(g *GPU, _ *mem, v float64) { g.PowerWatts = ptr(v) })
-	read("DCGM_FI_DEV_SM_CLOCK", func(g *GPU, _ *mem, v float64) { g.SMClockHertz = ptr(v * 1e6) })
-	read("DCGM_FI_DEV_MEM_CLOCK", func(g *GPU, _ *mem, v float64) { g.MemoryClockHertz = ptr(v * 1e6) })
-	for k, g := range gpus {
-		m := mems[k]
-		u64 := func(v float64) *uint64 { x := toUint(v); return &x }
-		if m.hasUsed {
-			g.MemoryUsedBytes = u64(m.used * mib)
-		}
-		if m.hasFree {
-			g.MemoryFreeBytes = u64(m.free * mib)
-		}
-		if m.hasUsed && m.hasFree {
-			g.MemoryTotalBytes = u64((m.used + m.free) * mib)
-			g.MemoryUsedPercent = ptr(percent(m.used, m.used+m.free))
-		}
-		h.GPUs = append(h.GPUs, *g)
-	}
-	sort.Slice(h.GPUs, func(i, j int) bool {
-		a, b := h.GPUs[i], h.GPUs[j]
-		if a.Index != b.Index {
-			return naturalLess(a.Index, b.Index)
-		}
-		return a.UUID < b.UUID
 	})
 }
 

@@ -277,7 +277,8 @@ func TestComputeGPUs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if string(js) != `{"index":"0","uuid":"GPU-x","model_name":"","device":"","pci_bus_id":"","temperature_celsius":50}` {
+	if string(js) != `{"index":"0","uuid":"GPU-x","model_name":"","device":"","pci_bus_id":"","vendor":"nvidia","up":true,`+
+		`"temperature_celsius":50,"throttle_reasons":[],"xid_events_total":0,"xids":{},"processes":[]}` {
 		t.Errorf("partial gpu JSON = %s", js)
 	}
 }
@@ -384,24 +385,30 @@ func TestComputeNonFinite(t *testing.T) {
 // does not change the result.
 func TestComputeDeterministic(t *testing.T) {
 	prev, cur := fullPair()
-	want, err := json.Marshal(Compute(prev, cur))
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := rand.New(rand.NewPCG(1, 2))
-	for i := 0; i < 20; i++ {
-		for _, s := range []*collector.Snapshot{prev, cur} {
-			for _, f := range s.Families {
-				r.Shuffle(len(f.Samples), func(i, j int) { f.Samples[i], f.Samples[j] = f.Samples[j], f.Samples[i] })
-			}
-			r.Shuffle(len(s.Collectors), func(i, j int) { s.Collectors[i], s.Collectors[j] = s.Collectors[j], s.Collectors[i] })
-		}
-		got, err := json.Marshal(Compute(prev, cur))
+	for _, pair := range [][2]*collector.Snapshot{{prev, cur}, {nil, gpuSnapshot()}, {nil, promSnapshot(t, "testdata/demo_gpu.prom", t0)}} {
+		prev, cur := pair[0], pair[1]
+		want, err := json.Marshal(Compute(prev, cur))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if string(got) != string(want) {
-			t.Fatalf("shuffle %d changed the result:\n%s\nwant\n%s", i, got, want)
+		r := rand.New(rand.NewPCG(1, 2))
+		for i := 0; i < 20; i++ {
+			for _, s := range []*collector.Snapshot{prev, cur} {
+				if s == nil {
+					continue
+				}
+				for _, f := range s.Families {
+					r.Shuffle(len(f.Samples), func(i, j int) { f.Samples[i], f.Samples[j] = f.Samples[j], f.Samples[i] })
+				}
+				r.Shuffle(len(s.Collectors), func(i, j int) { s.Collectors[i], s.Collectors[j] = s.Collectors[j], s.Collectors[i] })
+			}
+			got, err := json.Marshal(Compute(prev, cur))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != string(want) {
+				t.Fatalf("shuffle %d changed the result:\n%s\nwant\n%s", i, got, want)
+			}
 		}
 	}
 }

@@ -1,7 +1,14 @@
 package summary
 
 import (
+	"fmt"
+	"os"
+	"sort"
+	"testing"
 	"time"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 
 	"github.com/trainwatch/trainwatch/internal/collector"
 )
@@ -211,4 +218,222 @@ func fullPair() (prev, cur *collector.Snapshot) {
 	c.net("docker0", netVals{})
 	c.net("veth1", netVals{rxBytes: 1000, txBytes: 2000, rxPackets: 10, txPackets: 20})
 	return p.snap(), c.snap()
+}
+
+// Label sets of the NVML backend (internal/gpu/nvmlgpu) and the amdgpu
+// collector, in their order.
+var (
+	dcgmLabelNames = []string{"gpu", "UUID", "pci_bus_id", "device", "modelName", "Hostname", "DCGM_FI_DRIVER_VERSION"}
+	upLabelNames   = []string{"gpu", "UUID", "pci_bus_id", "device", "modelName", "Hostname"}
+	procLabelNames = []string{"gpu", "UUID", "pid", "command", "user", "container", "pod", "namespace", "slurm_job"}
+)
+
+// kv zips label names and values into builder.add's alternating form.
+func kv(names []string, values ...string) []string {
+	out := make([]string, 0, 2*len(names)+2)
+	for i, n := range names {
+		out = append(out, n, values[i])
+	}
+	return out
+}
+
+// nvGPU is one NVIDIA GPU as the NVML backend reports it.
+type nvGPU struct {
+	idx, uuid, model                           string
+	util, used, free, temp, power, limit       float64 // %, MiB, MiB, °C, W, W
+	sm, mem, pstate, tensor, smActive, memCopy float64 // MHz, MHz, P, ratio, ratio, %
+	// reasons are the active clock-event reasons; every other reason of
+	// clockEventReasons is emitted as 0.
+	reasons []string
+}
+
+func (g nvGPU) labels() []string {
+	return kv(dcgmLabelNames, g.idx, g.uuid, "00000000:"+g.idx+"0:00.0", "nvidia"+g.idx, g.model, "trainer-01", "550.54.15")
+}
+
+// nvml emits what the NVML backend emits for a GPU that answered.
+func (b *builder) nvml(g nvGPU) *builder {
+	l := g.labels()
+	for _, x := range []struct {
+		name string
+		v    float64
+	}{
+		{"DCGM_FI_DEV_GPU_UTIL", g.util}, {"DCGM_FI_DEV_MEM_COPY_UTIL", g.memCopy},
+		{"DCGM_FI_DEV_FB_USED", g.used}, {"DCGM_FI_DEV_FB_FREE", g.free},
+		{"DCGM_FI_DEV_FB_TOTAL", g.used + g.free + 568}, {"DCGM_FI_DEV_FB_RESERVED", 568},
+		{"DCGM_FI_DEV_GPU_TEMP", g.temp}, {"DCGM_FI_DEV_POWER_USAGE", g.power},
+		{"DCGM_FI_DEV_POWER_MGMT_LIMIT", g.limit}, {"DCGM_FI_DEV_ENFORCED_POWER_LIMIT", g.limit},
+		{"DCGM_FI_DEV_SM_CLOCK", g.sm}, {"DCGM_FI_DEV_MEM_CLOCK", g.mem}, {"DCGM_FI_DEV_PSTATE", g.pstate},
+		{"DCGM_FI_PROF_PIPE_TENSOR_ACTIVE", g.tensor}, {"DCGM_FI_PROF_SM_ACTIVE", g.smActive},
+	} {
+		b.add(x.name, x.v, l...)
+	}
+	var mask float64
+	active := map[string]bool{}
+	for _, r := range g.reasons {
+		active[r] = true
+	}
+	for bit, r := range clockEventReasons {
+		v := 0.0
+		if active[r] {
+			v = 1
+			mask += float64(uint64(1) << bit)
+		}
+		b.add("trainwatch_gpu_clock_event_active", v, "gpu", g.idx, "UUID", g.uuid, "reason", r)
+	}
+	b.add("DCGM_FI_DEV_CLOCK_THROTTLE_REASONS", mask, l...)
+	b.add("DCGM_FI_DEV_XID_ERRORS", 0, append(append([]string{}, l...), "err_code", "0", "err_msg", "No Error")...)
+	b.add("trainwatch_gpu_up", 1, kv(upLabelNames, g.idx, g.uuid, "00000000:"+g.idx+"0:00.0", "nvidia"+g.idx, g.model, "trainer-01")...)
+	return b
+}
+
+// lostGPU emits what the NVML backend emits for a GPU that fell off the bus.
+func (b *builder) lostGPU(idx, uuid, model string) *builder {
+	return b.add("trainwatch_gpu_up", 0, kv(upLabelNames, idx, uuid, "00000000:"+idx+"0:00.0", "nvidia"+idx, model, "trainer-01")...)
+}
+
+func (b *builder) xid(idx, uuid, xid string, n float64) *builder {
+	return b.add("trainwatch_gpu_xid_events_total", n, "gpu", idx, "UUID", uuid, "xid", xid)
+}
+
+// proc is one process's series; sm < 0 leaves out its SM utilisation.
+type proc struct {
+	pid, command, user, container, pod, namespace, slurmJob string
+	memory, sm                                              float64
+}
+
+func (b *builder) proc(idx, uuid string, p proc) *builder {
+	l := kv(procLabelNames, idx, uuid, p.pid, p.command, p.user, p.container, p.pod, p.namespace, p.slurmJob)
+	b.add("trainwatch_gpu_process_memory_bytes", p.memory, l...)
+	if p.sm >= 0 {
+		b.add("trainwatch_gpu_process_sm_utilization_percent", p.sm, l...)
+	}
+	return b
+}
+
+// amdGPU is one AMD GPU as the amdgpu collector reports it.
+type amdGPU struct {
+	idx, uuid, model                         string
+	util, memBusy, used, total, power, limit float64 // %, %, bytes, bytes, W, W
+	sclk, mclk                               float64 // Hz
+	temps                                    map[string]float64
+	up                                       float64 // trainwatch_gpu_up: 0 emits only identity
+}
+
+func (b *builder) amd(g amdGPU) *builder {
+	pci := "0000:" + g.idx + "5:00.0"
+	l := kv(upLabelNames, g.idx, g.uuid, pci, "card"+g.idx, g.model, "trainer-01")
+	b.add("trainwatch_gpu_up", g.up, l...)
+	b.add("trainwatch_gpu_info", 1, append(append([]string{}, l...), "vendor", "amd", "model", g.model, "driver", "amdgpu")...)
+	if g.up == 0 {
+		return b
+	}
+	b.add("trainwatch_gpu_utilization_percent", g.util, l...)
+	b.add("trainwatch_gpu_memory_utilization_percent", g.memBusy, l...)
+	b.add("trainwatch_gpu_memory_used_bytes", g.used, l...)
+	b.add("trainwatch_gpu_memory_total_bytes", g.total, l...)
+	b.add("trainwatch_gpu_power_watts", g.power, l...)
+	b.add("trainwatch_gpu_power_limit_watts", g.limit, l...)
+	b.add("trainwatch_gpu_clock_hertz", g.sclk, append(append([]string{}, l...), "clock", "sm")...)
+	b.add("trainwatch_gpu_clock_hertz", g.mclk, append(append([]string{}, l...), "clock", "memory")...)
+	for s, t := range g.temps {
+		b.add("trainwatch_gpu_temperature_celsius", t, append(append([]string{}, l...), "sensor", s)...)
+	}
+	return b
+}
+
+// gpuSnapshot is a training machine with four NVIDIA GPUs (one throttled
+// by its power cap, one thermally throttled with XIDs, one lost, one idle)
+// and an AMD GPU, twelve processes among them, in demo mode.
+func gpuSnapshot() *collector.Snapshot {
+	const h200 = "NVIDIA H200 141GB HBM3e"
+	b := newBuilder(t0)
+	b.add("node_uname_info", 1, "machine", "x86_64", "nodename", "trainer-01", "release", "6.8.0-45-generic")
+	b.add("trainwatch_demo", 1, "scenario", "8x H200 training (simulated)")
+	b.add("trainwatch_gpu_backend_up", 1, "backend", "nvml")
+	b.nvml(nvGPU{idx: "0", uuid: "GPU-0000", model: h200, util: 99, used: 130000, free: 13304, temp: 78, power: 698.6, limit: 700,
+		sm: 1755, mem: 2619, tensor: 0.61234, smActive: 0.91, memCopy: 45, reasons: []string{"sw_power_cap"}})
+	b.nvml(nvGPU{idx: "1", uuid: "GPU-1111", model: h200, util: 64, used: 120000, free: 23304, temp: 91, power: 402, limit: 700,
+		sm: 1200, mem: 2619, tensor: 0.3, smActive: 0.5, memCopy: 20, reasons: []string{"hw_thermal_slowdown", "gpu_idle", "sw_thermal_slowdown"}})
+	b.xid("1", "GPU-1111", "13", 2).xid("1", "GPU-1111", "48", 1)
+	b.lostGPU("2", "GPU-2222", h200)
+	b.xid("2", "GPU-2222", "79", 1)
+	b.nvml(nvGPU{idx: "3", uuid: "GPU-3333", model: h200, used: 512, free: 142792, temp: 34, power: 72.4, limit: 700,
+		sm: 345, mem: 2619, pstate: 8, reasons: []string{"gpu_idle"}})
+	b.amd(amdGPU{idx: "9", uuid: "0x5d1c2a3b4c5d6e7f", model: "AMD Instinct MI300X OAM", util: 87, memBusy: 31,
+		used: 150 * gib, total: 192 * gib, power: 612, limit: 750, sclk: 2.1e9, mclk: 1.3e9,
+		temps: map[string]float64{"junction": 71, "mem": 64}, up: 1})
+	for i, p := range []proc{
+		{"4100", "/usr/bin/python3", "alice", "3f2a1b4c5d6e", "9b1c0e52-3d4f-4a5b-8c6d-7e8f9a0b1c2d", "research", "", 120e9, 91},
+		{"4101", "pt_data_worker", "alice", "3f2a1b4c5d6e", "9b1c0e52-3d4f-4a5b-8c6d-7e8f9a0b1c2d", "research", "", 2e9, 0},
+		{"5200", "python train.py --config configs/llama-70b-finetune-long-context.yaml", "bob", "", "", "", "81234", 110e9, 63},
+		{"5201", "nvidia-cuda-mps-server", "root", "", "", "", "", 0.5e9, -1},
+	} {
+		b.proc([]string{"0", "0", "1", "1"}[i], []string{"GPU-0000", "GPU-0000", "GPU-1111", "GPU-1111"}[i], p)
+	}
+	for i := 0; i < 6; i++ {
+		b.proc("3", "GPU-3333", proc{pid: fmt.Sprint(7000 + i), command: "jupyter-kernel", user: "carol", memory: float64((i + 1) * 64 << 20), sm: 0})
+	}
+	amdProcs := []proc{
+		{"9100", "pt_main_thread", "dave", "", "", "", "", 140e9, -1},
+		{"9101", "rocm-smi", "dave", "", "", "", "", 0, -1},
+	}
+	for _, p := range amdProcs {
+		l := kv(procLabelNames, "9", "0x5d1c2a3b4c5d6e7f", p.pid, p.command, p.user, p.container, p.pod, p.namespace, p.slurmJob)
+		b.add("trainwatch_gpu_process_memory_bytes", p.memory, l...)
+		b.add("trainwatch_gpu_process_utilization_percent", 0, l...)
+	}
+	b.collector("gpu", "").collector("amdgpu", "")
+	return b.snap()
+}
+
+// noGPUSnapshot is a machine without the NVIDIA driver.
+func noGPUSnapshot() *collector.Snapshot {
+	return newBuilder(t0).
+		add("trainwatch_gpu_backend_up", 0, "backend", "nvml").
+		collector("gpu", "no data on this machine: NVML library libnvidia-ml.so.1 not found: no NVIDIA driver installed (install the NVIDIA driver)").
+		collector("amdgpu", "amdgpu: no GPU bound to the amdgpu driver under /sys/class/drm: no data on this machine").
+		snap()
+}
+
+// promSnapshot reads a Prometheus text exposition into a snapshot.
+func promSnapshot(t *testing.T, path string, at time.Time) *collector.Snapshot {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(f)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	names := make([]string, 0, len(fams))
+	for n := range fams {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	b := newBuilder(at)
+	for _, n := range names {
+		for _, m := range fams[n].GetMetric() {
+			lp := m.GetLabel()
+			sort.Slice(lp, func(i, j int) bool { return lp[i].GetName() < lp[j].GetName() })
+			var l []string
+			for _, x := range lp {
+				l = append(l, x.GetName(), x.GetValue())
+			}
+			var v float64
+			switch {
+			case m.GetGauge() != nil:
+				v = m.GetGauge().GetValue()
+			case m.GetCounter() != nil:
+				v = m.GetCounter().GetValue()
+			default:
+				v = m.GetUntyped().GetValue()
+			}
+			b.add(n, v, l...)
+		}
+	}
+	return b.collector("gpu", "").snap()
 }

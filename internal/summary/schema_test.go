@@ -24,6 +24,10 @@ func TestSchemaAcceptsCompute(t *testing.T) {
 		{"nothing read", Compute(nil, emptySnapshot())},
 		{"many cores", Compute(cp, cc)},
 		{"partial gpu", Compute(nil, b.snap())},
+		{"gpus of both vendors, lost, throttled, processes, demo", Compute(nil, gpuSnapshot())},
+		{"demo agent's series", Compute(nil, promSnapshot(t, "testdata/demo_gpu.prom", t0))},
+		{"no GPU, backend down", Compute(nil, noGPUSnapshot())},
+		{"lost AMD GPU", Compute(nil, newBuilder(t0).amd(amdGPU{idx: "1", uuid: "0xabc", up: 0}).snap())},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -73,5 +77,80 @@ func TestSchemaRejectsInvalid(t *testing.T) {
 				t.Errorf("schema accepts an invalid document:\n%s", bad)
 			}
 		})
+	}
+}
+
+// TestSchemaRejectsInvalidGPU mutates the GPU fields of a valid document.
+func TestSchemaRejectsInvalidGPU(t *testing.T) {
+	s := testenv.CompileSchema(t, schemaDir, "summary.schema.json")
+	js, err := json.Marshal(Compute(nil, gpuSnapshot()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := string(js)
+	if err := s.Validate(js); err != nil {
+		t.Fatalf("schema rejects the fixture: %v", err)
+	}
+	tests := []struct {
+		name, old, new string
+	}{
+		{"unknown vendor", `"vendor":"nvidia"`, `"vendor":"intel"`},
+		{"up not a boolean", `"up":true`, `"up":1`},
+		{"demo not a boolean", `"demo":true`, `"demo":"yes"`},
+		{"pstate out of range", `"pstate":8`, `"pstate":32`},
+		{"tensor active over 100", `"tensor_active_percent":61.23`, `"tensor_active_percent":6123`},
+		{"negative power limit", `"power_limit_watts":700`, `"power_limit_watts":-1`},
+		{"throttle reason not a name", `"throttle_reasons":["sw_power_cap"]`, `"throttle_reasons":["SW Power Cap"]`},
+		{"throttle reasons repeated", `"throttle_reasons":["sw_power_cap"]`, `"throttle_reasons":["sw_power_cap","sw_power_cap"]`},
+		{"xid code not a number", `"xids":{"13":2`, `"xids":{"thirteen":2`},
+		{"negative xid total", `"xid_events_total":3`, `"xid_events_total":-3`},
+		{"unknown process field", `"pid":4100,`, `"pid":4100,"cpu_percent":3,`},
+		{"process without memory", `,"memory_bytes":120000000000`, ``},
+		{"fractional pid", `"pid":4100,`, `"pid":4100.5,`},
+		{"backend without up", `{"backend":"nvml","up":true}`, `{"backend":"nvml"}`},
+		{"unknown backend field", `{"backend":"nvml","up":true}`, `{"backend":"nvml","up":true,"version":"12"}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if !strings.Contains(good, tt.old) {
+				t.Fatalf("fixture JSON lacks %q", tt.old)
+			}
+			bad := strings.Replace(good, tt.old, tt.new, 1)
+			if !json.Valid([]byte(bad)) {
+				t.Fatalf("mutated document is not JSON:\n%s", bad)
+			}
+			if err := s.Validate([]byte(bad)); err == nil {
+				t.Errorf("schema accepts an invalid document:\n%s", bad)
+			}
+		})
+	}
+}
+
+// TestSchemaAcceptsOlderRecords checks that a summary written before the
+// demo, GPU backend and GPU detail fields existed still validates: they
+// are not required, so old training_metrics.jsonl files stay valid.
+func TestSchemaAcceptsOlderRecords(t *testing.T) {
+	s := testenv.CompileSchema(t, schemaDir, "summary.schema.json")
+	js, err := json.Marshal(Compute(fullPair()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(js, &doc); err != nil {
+		t.Fatal(err)
+	}
+	delete(doc, "demo")
+	delete(doc, "gpu_backends")
+	for _, g := range doc["gpus"].([]any) {
+		for _, f := range []string{"vendor", "up", "throttle_reasons", "xid_events_total", "xids", "processes"} {
+			delete(g.(map[string]any), f)
+		}
+	}
+	old, err := json.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Validate(old); err != nil {
+		t.Errorf("schema rejects an older summary: %v\n%s", err, old)
 	}
 }

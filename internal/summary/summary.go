@@ -39,6 +39,12 @@ type Host struct {
 	// IntervalSeconds is the time between the two snapshots the rates were
 	// computed from (0 when RatesAvailable is false).
 	IntervalSeconds float64 `json:"interval_seconds"`
+	// Demo is true when the agent runs in demo mode (trainwatch_demo is
+	// present): its GPU data is simulated.
+	Demo bool `json:"demo"`
+	// DemoScenario is trainwatch_demo's scenario label, e.g. "8x H200
+	// training (simulated)"; omitted when Demo is false.
+	DemoScenario string `json:"demo_scenario,omitempty"`
 
 	CPU          CPU           `json:"cpu"`
 	Memory       Memory        `json:"memory"`
@@ -49,7 +55,11 @@ type Host struct {
 	// TCPConnectionStates counts TCP connections by state
 	// (node_tcp_connection_states); empty when that collector is off.
 	TCPConnectionStates map[string]uint64 `json:"tcp_connection_states"`
-	GPUs                []GPU             `json:"gpus"`
+	// GPUBackends says which GPU backends (trainwatch_gpu_backend_up, e.g.
+	// "nvml") are working, sorted by name; the collector of a backend that
+	// is down says why in Collectors.
+	GPUBackends []GPUBackend `json:"gpu_backends"`
+	GPUs        []GPU        `json:"gpus"`
 	// Collectors says which sources were read and why the others were not.
 	Collectors []CollectorStatus `json:"collectors"`
 }
@@ -207,32 +217,104 @@ type Temperature struct {
 	CritCelsius *float64 `json:"crit_celsius,omitempty"`
 }
 
-// GPU is one GPU, from dcgm-exporter-compatible series. Each reading is
-// omitted when the GPU or driver does not report it.
+// GPU vendors.
+const (
+	VendorNVIDIA = "nvidia"
+	VendorAMD    = "amd"
+)
+
+// GPUBackend is one GPU backend and whether it works.
+type GPUBackend struct {
+	// Backend is the backend label of trainwatch_gpu_backend_up, e.g. "nvml".
+	Backend string `json:"backend"`
+	// Up is true when the backend is loaded and initialised.
+	Up bool `json:"up"`
+}
+
+// GPU is one GPU: an NVIDIA GPU from dcgm-exporter-compatible series
+// (DCGM_FI_*) and trainwatch_gpu_* extras, or an AMD GPU from the
+// vendor-neutral trainwatch_gpu_* series. Each reading is omitted when the
+// GPU or driver does not report it.
 type GPU struct {
 	// Index is the gpu label ("0", "1", ...).
 	Index     string `json:"index"`
 	UUID      string `json:"uuid"`
 	ModelName string `json:"model_name"`
-	// Device is the device label, e.g. "nvidia0".
+	// Device is the device label, e.g. "nvidia0" or "card1".
 	Device   string `json:"device"`
 	PCIBusID string `json:"pci_bus_id"`
-	// UtilizationPercent is DCGM_FI_DEV_GPU_UTIL.
+	// Vendor is "nvidia" or "amd" ("" when no series tells).
+	Vendor string `json:"vendor"`
+	// Up is false when trainwatch_gpu_up is 0: the GPU is lost (fallen off
+	// the bus, in reset) or did not answer in time. Its readings are then
+	// omitted. Without trainwatch_gpu_up (plain dcgm-exporter) it is true.
+	Up bool `json:"up"`
+	// UtilizationPercent is DCGM_FI_DEV_GPU_UTIL or
+	// trainwatch_gpu_utilization_percent.
 	UtilizationPercent *float64 `json:"utilization_percent,omitempty"`
-	// MemoryCopyUtilizationPercent is DCGM_FI_DEV_MEM_COPY_UTIL.
+	// MemoryCopyUtilizationPercent is DCGM_FI_DEV_MEM_COPY_UTIL or
+	// trainwatch_gpu_memory_utilization_percent.
 	MemoryCopyUtilizationPercent *float64 `json:"memory_copy_utilization_percent,omitempty"`
 	// MemoryUsedBytes and MemoryFreeBytes are DCGM_FI_DEV_FB_USED/FB_FREE
-	// converted from MiB.
+	// converted from MiB (AMD: trainwatch_gpu_memory_used_bytes and total −
+	// used).
 	MemoryUsedBytes *uint64 `json:"memory_used_bytes,omitempty"`
 	MemoryFreeBytes *uint64 `json:"memory_free_bytes,omitempty"`
-	// MemoryTotalBytes is used + free (driver-reserved memory excluded).
+	// MemoryTotalBytes is used + free for NVIDIA (driver-reserved memory
+	// excluded), trainwatch_gpu_memory_total_bytes for AMD.
 	MemoryTotalBytes *uint64 `json:"memory_total_bytes,omitempty"`
-	// MemoryUsedPercent is 100 × used / (used + free).
-	MemoryUsedPercent  *float64 `json:"memory_used_percent,omitempty"`
+	// MemoryUsedPercent is 100 × used / (used + free) for NVIDIA, 100 ×
+	// used / total for AMD.
+	MemoryUsedPercent *float64 `json:"memory_used_percent,omitempty"`
+	// TemperatureCelsius is DCGM_FI_DEV_GPU_TEMP; for AMD the "edge"
+	// sensor, else "junction", else another non-memory sensor.
 	TemperatureCelsius *float64 `json:"temperature_celsius,omitempty"`
 	PowerWatts         *float64 `json:"power_watts,omitempty"`
-	SMClockHertz       *float64 `json:"sm_clock_hertz,omitempty"`
-	MemoryClockHertz   *float64 `json:"memory_clock_hertz,omitempty"`
+	// PowerLimitWatts is DCGM_FI_DEV_POWER_MGMT_LIMIT (else
+	// DCGM_FI_DEV_ENFORCED_POWER_LIMIT) or trainwatch_gpu_power_limit_watts.
+	PowerLimitWatts  *float64 `json:"power_limit_watts,omitempty"`
+	SMClockHertz     *float64 `json:"sm_clock_hertz,omitempty"`
+	MemoryClockHertz *float64 `json:"memory_clock_hertz,omitempty"`
+	// PState is DCGM_FI_DEV_PSTATE, 0 (fastest) to 15.
+	PState *int `json:"pstate,omitempty"`
+	// TensorActivePercent and SMActivePercent are DCGM_FI_PROF_PIPE_TENSOR_ACTIVE
+	// and DCGM_FI_PROF_SM_ACTIVE (ratios) × 100.
+	TensorActivePercent *float64 `json:"tensor_active_percent,omitempty"`
+	SMActivePercent     *float64 `json:"sm_active_percent,omitempty"`
+	// ThrottleReasons are the active clock-event reasons
+	// (trainwatch_gpu_clock_event_active, else the bits of
+	// DCGM_FI_DEV_CLOCK_THROTTLE_REASONS), sorted; "gpu_idle" included.
+	ThrottleReasons []string `json:"throttle_reasons"`
+	// XIDEventsTotal is the sum of XIDs, the XID errors counted since the
+	// agent started (trainwatch_gpu_xid_events_total).
+	XIDEventsTotal uint64 `json:"xid_events_total"`
+	// XIDs counts XID errors by XID code.
+	XIDs map[string]uint64 `json:"xids"`
+	// Processes are the processes using the GPU (the agent's top N per
+	// GPU), by memory, largest first.
+	Processes []GPUProcess `json:"processes"`
+}
+
+// GPUProcess is one process using a GPU, from
+// trainwatch_gpu_process_*{pid,command,user,container,pod,namespace,slurm_job}.
+type GPUProcess struct {
+	PID     int64  `json:"pid"`
+	Command string `json:"command"`
+	User    string `json:"user"`
+	// Container is the short container id, Pod the Kubernetes pod UID,
+	// Namespace its namespace and SlurmJob the Slurm job id; "" when none.
+	Container string `json:"container"`
+	Pod       string `json:"pod"`
+	Namespace string `json:"namespace"`
+	SlurmJob  string `json:"slurm_job"`
+	// MemoryBytes is trainwatch_gpu_process_memory_bytes.
+	MemoryBytes uint64 `json:"memory_bytes"`
+	// SMUtilizationPercent is trainwatch_gpu_process_sm_utilization_percent
+	// (NVIDIA).
+	SMUtilizationPercent *float64 `json:"sm_utilization_percent,omitempty"`
+	// UtilizationPercent is trainwatch_gpu_process_utilization_percent
+	// (AMD: graphics/compute engine busy; ROCm compute queues not counted).
+	UtilizationPercent *float64 `json:"utilization_percent,omitempty"`
 }
 
 // CollectorStatus says whether one collector produced fresh values.

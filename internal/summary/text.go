@@ -16,8 +16,10 @@ type TextOptions struct {
 	// Color enables ANSI colours. The caller decides, typically from
 	// whether the output is a terminal and whether NO_COLOR is set.
 	Color bool
-	// Width is the terminal width in columns, used to lay out the per-core
-	// grid. 0 means 80.
+	// Width is the terminal width in columns. It lays out the per-core grid
+	// (0 means 80 there) and, when set, narrows the GPU tables to fit
+	// (dropping the clock columns, shortening models and commands); 0
+	// leaves tables at their natural width, for pipes and logs.
 	Width int
 }
 
@@ -80,20 +82,23 @@ func tempLevel(t Temperature) level {
 	return levelNone
 }
 
-// WriteText writes the summary for a person to read: identity, CPU (average,
-// per-mode and a per-core grid), load, memory and swap, GPUs, filesystems,
+// WriteText writes the summary for a person to read: a banner in demo
+// mode, identity, CPU (average, per-mode and a per-core grid), load, memory
+// and swap, GPUs and their processes, filesystems,
 // disk I/O, network, temperatures, TCP connection states and the collectors
 // that failed. Values past WarnPercent/CritPercent or the temperature limits
 // are yellow/red when opts.Color is set.
 func (h *Host) WriteText(w io.Writer, opts TextOptions) error {
+	p := &printer{w: bufio.NewWriter(w), color: opts.Color, maxWidth: max(opts.Width, 0)}
 	if opts.Width <= 0 {
 		opts.Width = 80
 	}
-	p := &printer{w: bufio.NewWriter(w), color: opts.Color}
+	h.textDemo(p)
 	h.textHeader(p)
 	h.textCPU(p, opts.Width)
 	h.textMemory(p)
 	h.textGPUs(p)
+	h.textGPUProcesses(p)
 	h.textFilesystems(p)
 	h.textDisks(p)
 	h.textNetwork(p)
@@ -113,7 +118,9 @@ func (h *Host) WriteText(w io.Writer, opts TextOptions) error {
 type printer struct {
 	w     *bufio.Writer
 	color bool
-	err   error
+	// maxWidth is the width the GPU tables are fitted to; 0 for none.
+	maxWidth int
+	err      error
 }
 
 func (p *printer) printf(format string, args ...any) {
@@ -343,38 +350,6 @@ func (h *Host) textMemory(p *printer) {
 	}
 	rows = append(rows, swap)
 	p.table([]bool{false, true, true, true, false, true, true, true}, rows)
-}
-
-func (h *Host) textGPUs(p *printer) {
-	p.section("GPUS")
-	if len(h.GPUs) == 0 {
-		p.printf("  none detected\n")
-		return
-	}
-	rows := [][]cell{{c("GPU"), c("MODEL"), c("UTIL"), c("MEMORY USED"), c("TOTAL"), c("MEM%"), c("TEMP"), c("POWER"), c("SM CLOCK"), c("MEM CLOCK")}}
-	for _, g := range h.GPUs {
-		r := []cell{c(g.Index), c(orDash(g.ModelName))}
-		if g.UtilizationPercent != nil {
-			r = append(r, cl(fmtPercent(*g.UtilizationPercent), levelNone))
-		} else {
-			r = append(r, c("-"))
-		}
-		r = append(r, c(optBytes(g.MemoryUsedBytes)), c(optBytes(g.MemoryTotalBytes)))
-		if g.MemoryUsedPercent != nil {
-			r = append(r, cl(fmtPercent(*g.MemoryUsedPercent), percentLevel(*g.MemoryUsedPercent)))
-		} else {
-			r = append(r, c("-"))
-		}
-		if g.TemperatureCelsius != nil {
-			r = append(r, cl(fmtCelsius(*g.TemperatureCelsius), tempLevel(Temperature{Celsius: *g.TemperatureCelsius})))
-		} else {
-			r = append(r, c("-"))
-		}
-		r = append(r, c(optFloat(g.PowerWatts, 1, "%.0f W")), c(optFloat(g.SMClockHertz, 1e6, "%.0f MHz")),
-			c(optFloat(g.MemoryClockHertz, 1e6, "%.0f MHz")))
-		rows = append(rows, r)
-	}
-	p.table([]bool{false, false, true, true, true, true, true, true, true, true}, rows)
 }
 
 func (h *Host) textFilesystems(p *printer) {

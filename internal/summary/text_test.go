@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -15,13 +14,12 @@ import (
 	"github.com/trainwatch/trainwatch/internal/collector"
 )
 
-var update = flag.Bool("update", false, "rewrite testdata/*.golden")
-
-// golden compares got with testdata/name, or rewrites it with -update.
+// golden compares got with testdata/name, or rewrites it when
+// UPDATE_GOLDEN=1.
 func golden(t *testing.T, name string, got []byte) {
 	t.Helper()
 	path := filepath.Join("testdata", name)
-	if *update {
+	if os.Getenv("UPDATE_GOLDEN") == "1" {
 		if err := os.MkdirAll("testdata", 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -32,10 +30,10 @@ func golden(t *testing.T, name string, got []byte) {
 	}
 	want, err := os.ReadFile(path)
 	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
+		t.Fatalf("%v (run UPDATE_GOLDEN=1 go test to create it)", err)
 	}
 	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs (run go test -update and review the diff):\n--- got\n%s\n--- want\n%s", path, got, want)
+		t.Errorf("%s differs (run UPDATE_GOLDEN=1 go test and review the diff):\n--- got\n%s\n--- want\n%s", path, got, want)
 	}
 }
 
@@ -74,6 +72,12 @@ func TestWriteTextGolden(t *testing.T) {
 		{"empty.golden", Compute(nil, emptySnapshot()), TextOptions{}},
 		{"cores_width100.golden", Compute(cp, cc), TextOptions{Width: 100}},
 		{"cores_width40_color.golden", Compute(cp, cc), TextOptions{Width: 40, Color: true}},
+		{"gpu.golden", Compute(nil, gpuSnapshot()), TextOptions{}},
+		{"gpu_color.golden", Compute(nil, gpuSnapshot()), TextOptions{Color: true}},
+		{"gpu_width80.golden", Compute(nil, gpuSnapshot()), TextOptions{Width: 80}},
+		{"nogpu.golden", Compute(nil, noGPUSnapshot()), TextOptions{}},
+		{"demo.golden", Compute(nil, promSnapshot(t, "testdata/demo_gpu.prom", t0)), TextOptions{}},
+		{"demo_width100.golden", Compute(nil, promSnapshot(t, "testdata/demo_gpu.prom", t0)), TextOptions{Width: 100}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
@@ -85,12 +89,17 @@ func TestWriteTextGolden(t *testing.T) {
 			if !tt.opts.Color && bytes.Contains(out, []byte("\x1b[")) {
 				t.Error("colour escapes without Color")
 			}
-			if tt.opts.Color && !bytes.Contains(out, []byte("\x1b[31m")) && strings.Contains(tt.file, "full") {
+			if tt.opts.Color && !bytes.Contains(out, []byte("\x1b[31m")) && !strings.Contains(tt.file, "cores") {
 				t.Error("no red in a summary with values past the critical thresholds")
 			}
 			for i, line := range strings.Split(string(out), "\n") {
 				if strings.HasSuffix(line, " ") {
 					t.Errorf("line %d has trailing spaces: %q", i+1, line)
+				}
+				// Tables fitted to the width stay within it.
+				if tt.opts.Width > 0 && !tt.opts.Color && strings.HasPrefix(line, "  ") && inGPUSection(string(out), line) &&
+					width(line) > tt.opts.Width {
+					t.Errorf("line %d is %d wide, more than %d: %q", i+1, width(line), tt.opts.Width, line)
 				}
 			}
 			golden(t, tt.file, out)
@@ -98,23 +107,39 @@ func TestWriteTextGolden(t *testing.T) {
 	}
 }
 
+// inGPUSection reports whether line is one of the GPUS or GPU PROCESSES
+// lines of out, the tables WriteText fits to the width.
+func inGPUSection(out, line string) bool {
+	section := ""
+	for _, l := range strings.Split(out, "\n") {
+		if l != "" && !strings.HasPrefix(l, " ") {
+			section = l
+		}
+		if l == line {
+			return section == "GPUS" || section == "GPU PROCESSES"
+		}
+	}
+	return false
+}
+
 // TestWriteTextColorOnlyAddsEscapes checks that colour never changes the
 // layout: stripping the escapes gives the plain output.
 func TestWriteTextColorOnlyAddsEscapes(t *testing.T) {
-	h := Compute(fullPair())
-	var plain, color bytes.Buffer
-	if err := h.WriteText(&plain, TextOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if err := h.WriteText(&color, TextOptions{Color: true}); err != nil {
-		t.Fatal(err)
-	}
-	stripped := color.String()
-	for _, esc := range []string{"\x1b[0m", "\x1b[1m", "\x1b[31m", "\x1b[32m", "\x1b[33m"} {
-		stripped = strings.ReplaceAll(stripped, esc, "")
-	}
-	if stripped != plain.String() {
-		t.Errorf("colour output without escapes differs from plain output:\n%s\n---\n%s", stripped, plain.String())
+	for _, h := range []*Host{Compute(fullPair()), Compute(nil, gpuSnapshot()), Compute(nil, noGPUSnapshot())} {
+		var plain, color bytes.Buffer
+		if err := h.WriteText(&plain, TextOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := h.WriteText(&color, TextOptions{Color: true}); err != nil {
+			t.Fatal(err)
+		}
+		stripped := color.String()
+		for _, esc := range []string{"\x1b[0m", "\x1b[1m", "\x1b[31m", "\x1b[32m", "\x1b[33m"} {
+			stripped = strings.ReplaceAll(stripped, esc, "")
+		}
+		if stripped != plain.String() {
+			t.Errorf("colour output without escapes differs from plain output:\n%s\n---\n%s", stripped, plain.String())
+		}
 	}
 }
 

@@ -280,3 +280,29 @@ func TestServeNegotiatesAndCompresses(t *testing.T) {
 		t.Fatalf("POST /metrics: %d, want 405", pr.StatusCode)
 	}
 }
+
+func TestDemoIsMarkedEverywhere(t *testing.T) {
+	cfg := config.Default()
+	cfg.Demo = true
+	base := startAgent(t, cfg)
+	_, body := get(t, base+"/metrics", nil)
+	fams := parseText(t, body)
+	if v, ok := fams["trainwatch_demo"].find(nil); !ok || v != 1 {
+		t.Fatal("no trainwatch_demo 1 in /metrics")
+	}
+	if n := len(fams["DCGM_FI_DEV_GPU_UTIL"].series); n != 8 {
+		t.Fatalf("%d simulated GPUs, want 8", n)
+	}
+	_, page := get(t, base+"/", nil)
+	if !strings.Contains(string(page), "DEMO MODE") {
+		t.Error("index page has no demo banner")
+	}
+	out, errOut, code := runCLI(t, context.Background(), "summary", "--url", base, "--color", "never")
+	if code != 0 || !strings.HasPrefix(out, "DEMO MODE") {
+		t.Errorf("summary of a demo agent does not start with the banner (exit %d, %s):\n%s", code, errOut, out)
+	}
+	_, snap := get(t, base+"/api/v1/snapshot", nil)
+	if !strings.Contains(string(snap), `"demo":true`) {
+		t.Error("snapshot JSON lacks demo: true")
+	}
+}

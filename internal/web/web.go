@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html"
 	"log/slog"
 	"net"
 	"net/http"
@@ -123,13 +124,20 @@ func (s *Server) snapshot(w http.ResponseWriter, _ *http.Request) {
 
 func (s *Server) index(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	banner := ""
+	if st := s.src.Latest(); st != nil {
+		if f := st.Snapshot.Family("trainwatch_demo"); f != nil && len(f.Samples) > 0 {
+			banner = `<p style="background:#fde68a;padding:.5em;font-weight:bold">DEMO MODE: the GPU data is simulated (` +
+				html.EscapeString(f.Label(0, "scenario")) + `). Host metrics are real.</p>`
+		}
+	}
 	fmt.Fprintf(w, `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>trainwatch</title></head>
-<body><h1>trainwatch %s</h1><ul>
+<body>%s<h1>trainwatch %s</h1><ul>
 <li><a href="metrics">/metrics</a>: Prometheus exposition of the latest tick</li>
 <li><a href="api/v1/snapshot">/api/v1/snapshot</a>: latest values as JSON, rates computed</li>
 <li><a href="-/healthy">/-/healthy</a>, <a href="-/ready">/-/ready</a></li>
 </ul></body></html>
-`, s.opts.Version)
+`, banner, html.EscapeString(s.opts.Version))
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

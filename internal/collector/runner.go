@@ -34,6 +34,14 @@ type Scheduled interface {
 	MinInterval() time.Duration
 }
 
+// Deriver computes families from a tick's snapshot after every collector
+// has run (training jobs need the process table and the GPUs' per-process
+// series of the same tick). It must be quick; it runs on the tick's
+// goroutine.
+type Deriver interface {
+	Derive(s *Snapshot, e *Emitter)
+}
+
 // CollectorStatus is what the Runner knows about one collector after a tick.
 type CollectorStatus struct {
 	Name     string        `json:"name"`
@@ -75,6 +83,8 @@ type RunnerOptions struct {
 	Logger *slog.Logger
 	// Now returns the current time; tests may replace it.
 	Now func() time.Time
+	// Derivers run after the collectors, over the tick's snapshot.
+	Derivers []Deriver
 }
 
 // Runner calls its collectors concurrently, each with its own deadline.
@@ -281,7 +291,15 @@ wait:
 	self.Emit(r.tickDesc, now.Sub(start).Seconds())
 	lists = append(lists, self.Families())
 
-	return &Snapshot{Time: start, Families: MergeFamilies(lists...), Collectors: statuses}
+	snap := &Snapshot{Time: start, Families: MergeFamilies(lists...), Collectors: statuses}
+	if len(r.opts.Derivers) > 0 {
+		derived := NewEmitter()
+		for _, d := range r.opts.Derivers {
+			d.Derive(snap, derived)
+		}
+		snap.Families = MergeFamilies(snap.Families, derived.Families())
+	}
+	return snap
 }
 
 // logChange logs a collector's move between working and failing, once per

@@ -261,3 +261,27 @@ func TestRunnerServesWhatANoDataCollectorEmitted(t *testing.T) {
 		t.Fatalf("status = %+v", st)
 	}
 }
+
+type sumDeriver struct{ desc *Desc }
+
+func (d sumDeriver) Derive(s *Snapshot, e *Emitter) {
+	total := 0.0
+	for _, name := range []string{"fake_a", "fake_b"} {
+		if f := s.Family(name); f != nil {
+			total += f.Samples[0].Value
+		}
+	}
+	e.Emit(d.desc, total)
+}
+
+func TestRunnerDerivers(t *testing.T) {
+	r, err := NewRunner(RunnerOptions{Derivers: []Deriver{sumDeriver{NewDesc("fake_sum", "Sum.", Gauge)}}}, newFake("a"), newFake("b"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Tick(context.Background())
+	s := r.Tick(context.Background())
+	if v, ok := value(t, s, "fake_sum"); !ok || v != 4 {
+		t.Fatalf("fake_sum = %v, %v; want 4 (2+2, from the same tick)", v, ok)
+	}
+}

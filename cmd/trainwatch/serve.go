@@ -17,6 +17,8 @@ import (
 	"github.com/trainwatch/trainwatch/internal/collector"
 	"github.com/trainwatch/trainwatch/internal/collector/host"
 	"github.com/trainwatch/trainwatch/internal/config"
+	"github.com/trainwatch/trainwatch/internal/jobs"
+	"github.com/trainwatch/trainwatch/internal/process"
 	"github.com/trainwatch/trainwatch/internal/summary"
 	"github.com/trainwatch/trainwatch/internal/web"
 )
@@ -55,6 +57,16 @@ func newRunner(cfg config.Config, withSelf bool, logger *slog.Logger) (r *collec
 		return nil, release, err
 	}
 	cs = append(cs, gpus...)
+	var derivers []collector.Deriver
+	if !cfg.Processes.Disable {
+		scanner := process.NewScanner(cfg.Host.Roots.WithDefaults(), nil)
+		pc, err := process.NewCollector(scanner, cfg.Processes.Config)
+		if err != nil {
+			return nil, release, usageError{fmt.Errorf("config processes: %w", err)}
+		}
+		cs = append(cs, pc)
+		derivers = append(derivers, jobs.NewDeriver(scanner, cfg.Processes.Jobs))
+	}
 	if withSelf {
 		self, err := agent.NewSelfCollector()
 		if err != nil {
@@ -62,7 +74,7 @@ func newRunner(cfg config.Config, withSelf bool, logger *slog.Logger) (r *collec
 		}
 		cs = append(cs, self)
 	}
-	r, err = collector.NewRunner(collector.RunnerOptions{Timeout: cfg.EffectiveTimeout(), Logger: logger}, cs...)
+	r, err = collector.NewRunner(collector.RunnerOptions{Timeout: cfg.EffectiveTimeout(), Logger: logger, Derivers: derivers}, cs...)
 	if err != nil {
 		return nil, release, fmt.Errorf("collectors: %w", err)
 	}

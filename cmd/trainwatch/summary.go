@@ -188,6 +188,8 @@ func takeSummary(cmd *cobra.Command, configPath, agentURL string, window time.Du
 	if err != nil {
 		return nil, err
 	}
+	// Both samples scan processes, so that their CPU use has a rate.
+	cfg.Processes.Interval = 0
 	// The summary itself lists every collector that could not read its
 	// source, with the reason; logging them too would say it twice.
 	s, err := newLocalSampler(cfg, slog.New(slog.DiscardHandler))

@@ -18,6 +18,8 @@ import (
 	"github.com/trainwatch/trainwatch/internal/collector/host"
 	"github.com/trainwatch/trainwatch/internal/gpu/amdgpu"
 	"github.com/trainwatch/trainwatch/internal/gpu/nvmlgpu"
+	"github.com/trainwatch/trainwatch/internal/jobs"
+	"github.com/trainwatch/trainwatch/internal/process"
 )
 
 // DefaultListen is the agent's default address: loopback only, so nothing
@@ -38,10 +40,28 @@ type Config struct {
 	Host host.Config `yaml:"host"`
 	// GPU configures the GPU backends.
 	GPU GPU `yaml:"gpu"`
+	// Processes configures per-process collection, process groups
+	// (process-exporter compatible) and training-job attribution.
+	Processes Processes `yaml:"processes"`
 	// Demo replaces the GPU backends with a simulated 8 × H200 training
 	// server (serve --demo), clearly marked as such.
 	Demo bool `yaml:"demo"`
 }
+
+// Processes configures the process collector and job attribution.
+type Processes struct {
+	process.Config `yaml:",inline"`
+	// Disable turns per-process collection, groups and jobs off.
+	Disable bool `yaml:"disable"`
+	// Jobs configures training-job attribution.
+	Jobs jobs.Options `yaml:"jobs"`
+}
+
+// DefaultProcessInterval is how often all processes are scanned: one scan
+// reads four files per process (~60 µs each on a 2-core VM), so on a
+// training server with thousands of processes every second would cost a
+// tenth of a core.
+const DefaultProcessInterval = 5 * time.Second
 
 // GPU configures the GPU backends.
 type GPU struct {
@@ -60,6 +80,7 @@ func Default() Config {
 		DataDir:          DefaultDataDir(),
 		Interval:         model.Duration(time.Second),
 		CollectorTimeout: model.Duration(0),
+		Processes:        Processes{Config: process.Config{Interval: DefaultProcessInterval}},
 	}
 }
 

@@ -93,7 +93,7 @@ type Options struct {
 	// MinCPUPercent, when above 0, also makes jobs of trees that use no GPU:
 	// a tree rooted above a Python script whose processes together use at
 	// least this much CPU (100 = one core). 0: only GPU jobs.
-	MinCPUPercent float64
+	MinCPUPercent float64 `yaml:"min_cpu_percent"`
 }
 
 // finder holds one Find call's working state.

@@ -47,14 +47,40 @@ type Proc struct {
 	// Container, Pod, Namespace, SlurmJob come from /proc/PID/cgroup
 	// (see internal/procinfo).
 	Container, Pod, Namespace, SlurmJob string
+	// Runtime is the container runtime Container was found for; Cgroup
+	// the process's cgroup path (see procinfo.Info).
+	Runtime, Cgroup string
+	// StartTicks is /proc/PID/stat's starttime (clock ticks since boot):
+	// with PID it identifies the process even when boot time is unknown.
+	StartTicks uint64
 
 	// Missing lists fields that could not be read: "io", "fd", "status",
-	// "cmdline", "limits".
+	// "cmdline", "limits". The slice is shared between processes and
+	// scans: never modify it.
 	Missing []string
 }
 
-// Table is the result of one scan: every process, by PID.
+// Has reports whether field ("io", "fd", ...) was read.
+func (p *Proc) Has(field string) bool {
+	for _, m := range p.Missing {
+		if m == field {
+			return false
+		}
+	}
+	return true
+}
+
+// Table is the result of one scan: every process, by PID. A Table and its
+// Procs are never modified after Scan returns them, so they may be read
+// from several goroutines.
 type Table struct {
 	Time  time.Time
 	Procs map[int]*Proc
+
+	// ReadErrors counts processes that could not be read at all for a
+	// reason other than exiting (a malformed stat), and so are absent;
+	// PartialErrors counts processes with some field in Missing because
+	// of an error (permission denied on io or fd, a malformed status).
+	// Processes that exit during the scan are neither: they are absent.
+	ReadErrors, PartialErrors int
 }

@@ -27,6 +27,8 @@ func Compute(prev, cur *collector.Snapshot) *Host {
 		TCPConnectionStates: map[string]uint64{},
 		GPUBackends:         []GPUBackend{},
 		GPUs:                []GPU{},
+		Processes:           []Process{},
+		Jobs:                []Job{},
 		Collectors:          []CollectorStatus{},
 	}
 	c := rateCtx{cur: newView(cur)}
@@ -57,11 +59,14 @@ func Compute(prev, cur *collector.Snapshot) *Host {
 	computeDemo(h, c.cur)
 	computeGPUBackends(h, c.cur)
 	computeGPUs(h, c.cur)
+	computeProcesses(h, c.cur)
+	computeJobs(h, c.cur)
 	for _, st := range cur.Collectors {
 		h.Collectors = append(h.Collectors, CollectorStatus{Name: st.Name, Success: st.Success, Error: st.Error})
 	}
 	sort.SliceStable(h.Collectors, func(i, j int) bool { return naturalLess(h.Collectors[i].Name, h.Collectors[j].Name) })
 	roundHost(h)
+	roundJobs(h)
 	return h
 }
 

@@ -345,7 +345,10 @@ func (b *builder) amd(g amdGPU) *builder {
 // gpuSnapshot is a training machine with four NVIDIA GPUs (one throttled
 // by its power cap, one thermally throttled with XIDs, one lost, one idle)
 // and an AMD GPU, twelve processes among them, in demo mode.
-func gpuSnapshot() *collector.Snapshot {
+func gpuSnapshot() *collector.Snapshot { return gpuBuilder().snap() }
+
+// gpuBuilder is gpuSnapshot's builder, for fixtures that add to it.
+func gpuBuilder() *builder {
 	const h200 = "NVIDIA H200 141GB HBM3e"
 	b := newBuilder(t0)
 	b.add("node_uname_info", 1, "machine", "x86_64", "nodename", "trainer-01", "release", "6.8.0-45-generic")
@@ -384,7 +387,7 @@ func gpuSnapshot() *collector.Snapshot {
 		b.add("trainwatch_gpu_process_utilization_percent", 0, l...)
 	}
 	b.collector("gpu", "").collector("amdgpu", "")
-	return b.snap()
+	return b
 }
 
 // noGPUSnapshot is a machine without the NVIDIA driver.

@@ -27,6 +27,7 @@ func TestSchemaAcceptsCompute(t *testing.T) {
 		{"gpus of both vendors, lost, throttled, processes, demo", Compute(nil, gpuSnapshot())},
 		{"demo agent's series", Compute(nil, promSnapshot(t, "testdata/demo_gpu.prom", t0))},
 		{"no GPU, backend down", Compute(nil, noGPUSnapshot())},
+		{"jobs and top processes", Compute(nil, jobsSnapshot())},
 		{"lost AMD GPU", Compute(nil, newBuilder(t0).amd(amdGPU{idx: "1", uuid: "0xabc", up: 0}).snap())},
 	}
 	for _, tt := range tests {
@@ -126,8 +127,58 @@ func TestSchemaRejectsInvalidGPU(t *testing.T) {
 	}
 }
 
+// TestSchemaRejectsInvalidJobs mutates the processes and jobs of a valid
+// document.
+func TestSchemaRejectsInvalidJobs(t *testing.T) {
+	s := testenv.CompileSchema(t, schemaDir, "summary.schema.json")
+	js, err := json.Marshal(Compute(nil, jobsSnapshot()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := string(js)
+	if err := s.Validate(js); err != nil {
+		t.Fatalf("schema rejects the fixture: %v", err)
+	}
+	tests := []struct {
+		name, old, new string
+	}{
+		{"unknown process field", `{"pid":4100,"command":"python3",`, `{"pid":4100,"nice":0,"command":"python3",`},
+		{"process without cpu", `"cpu_percent":312.46,`, ``},
+		{"negative process cpu", `"cpu_percent":312.46,`, `"cpu_percent":-1,`},
+		{"fractional process rss", `"resident_bytes":51539607552,"read_bytes_per_second":250000000`, `"resident_bytes":1.5,"read_bytes_per_second":250000000`},
+		{"negative process read rate", `"read_bytes_per_second":250000000`, `"read_bytes_per_second":-5`},
+		{"process gpu memory a string", `"gpu_memory_bytes":121000000000`, `"gpu_memory_bytes":"121 GB"`},
+		{"processes not a list", `}]}],"processes":[{"pid":4100`, `}]}],"processes":{"x":[{"pid":4100`},
+		{"unknown job field", `"id":"4090-1772348400",`, `"id":"4090-1772348400","state":"running",`},
+		{"job without id", `"id":"4090-1772348400",`, ``},
+		{"job gpus not strings", `"gpus":["0","1","2","3","4","5","6","7"]`, `"gpus":[0,1,2,3,4,5,6,7]`},
+		{"job gpus repeated", `"gpus":["1","3"]`, `"gpus":["1","1"]`},
+		{"job bad start time", `"start_time":"2026-03-01T06:57:00Z"`, `"start_time":"5h ago"`},
+		{"negative running time", `"running_seconds":18180`, `"running_seconds":-1`},
+		{"fractional ranks", `"ranks":8,`, `"ranks":8.5,`},
+		{"negative root pid", `"root_pid":4090,`, `"root_pid":-1,`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if !strings.Contains(good, tt.old) {
+				t.Fatalf("fixture JSON lacks %q", tt.old)
+			}
+			bad := strings.Replace(good, tt.old, tt.new, 1)
+			if tt.name == "processes not a list" {
+				bad = strings.Replace(bad, `}],"jobs":`, `}]},"jobs":`, 1)
+			}
+			if !json.Valid([]byte(bad)) {
+				t.Fatalf("mutated document is not JSON:\n%s", bad)
+			}
+			if err := s.Validate([]byte(bad)); err == nil {
+				t.Errorf("schema accepts an invalid document:\n%s", bad)
+			}
+		})
+	}
+}
+
 // TestSchemaAcceptsOlderRecords checks that a summary written before the
-// demo, GPU backend and GPU detail fields existed still validates: they
+// demo, GPU backend, GPU detail, process and job fields existed still validates: they
 // are not required, so old training_metrics.jsonl files stay valid.
 func TestSchemaAcceptsOlderRecords(t *testing.T) {
 	s := testenv.CompileSchema(t, schemaDir, "summary.schema.json")
@@ -141,6 +192,8 @@ func TestSchemaAcceptsOlderRecords(t *testing.T) {
 	}
 	delete(doc, "demo")
 	delete(doc, "gpu_backends")
+	delete(doc, "processes")
+	delete(doc, "jobs")
 	for _, g := range doc["gpus"].([]any) {
 		for _, f := range []string{"vendor", "up", "throttle_reasons", "xid_events_total", "xids", "processes"} {
 			delete(g.(map[string]any), f)

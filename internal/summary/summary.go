@@ -60,6 +60,12 @@ type Host struct {
 	// is down says why in Collectors.
 	GPUBackends []GPUBackend `json:"gpu_backends"`
 	GPUs        []GPU        `json:"gpus"`
+	// Processes are the agent's top processes (trainwatch_process_*), by
+	// CPU, busiest first; empty when the process collector is off.
+	Processes []Process `json:"processes"`
+	// Jobs are the training jobs (trainwatch_job_*), by GPU memory, then
+	// CPU, largest first; empty when none were found.
+	Jobs []Job `json:"jobs"`
 	// Collectors says which sources were read and why the others were not.
 	Collectors []CollectorStatus `json:"collectors"`
 }

@@ -17,9 +17,10 @@ type TextOptions struct {
 	// whether the output is a terminal and whether NO_COLOR is set.
 	Color bool
 	// Width is the terminal width in columns. It lays out the per-core grid
-	// (0 means 80 there) and, when set, narrows the GPU tables to fit
-	// (dropping the clock columns, shortening models and commands); 0
-	// leaves tables at their natural width, for pipes and logs.
+	// (0 means 80 there) and, when set, narrows the GPU, jobs and top
+	// processes tables to fit (dropping the clock columns, shortening
+	// models, names and commands); 0 leaves tables at their natural width,
+	// for pipes and logs.
 	Width int
 }
 
@@ -84,7 +85,8 @@ func tempLevel(t Temperature) level {
 
 // WriteText writes the summary for a person to read: a banner in demo
 // mode, identity, CPU (average, per-mode and a per-core grid), load, memory
-// and swap, GPUs and their processes, filesystems,
+// and swap, GPUs, training jobs, GPU processes, the top processes by CPU,
+// filesystems,
 // disk I/O, network, temperatures, TCP connection states and the collectors
 // that failed. Values past WarnPercent/CritPercent or the temperature limits
 // are yellow/red when opts.Color is set.
@@ -98,7 +100,9 @@ func (h *Host) WriteText(w io.Writer, opts TextOptions) error {
 	h.textCPU(p, opts.Width)
 	h.textMemory(p)
 	h.textGPUs(p)
+	h.textJobs(p)
 	h.textGPUProcesses(p)
+	h.textTopProcesses(p)
 	h.textFilesystems(p)
 	h.textDisks(p)
 	h.textNetwork(p)

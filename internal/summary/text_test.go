@@ -75,6 +75,8 @@ func TestWriteTextGolden(t *testing.T) {
 		{"gpu.golden", Compute(nil, gpuSnapshot()), TextOptions{}},
 		{"gpu_color.golden", Compute(nil, gpuSnapshot()), TextOptions{Color: true}},
 		{"gpu_width80.golden", Compute(nil, gpuSnapshot()), TextOptions{Width: 80}},
+		{"jobs.golden", Compute(nil, jobsSnapshot()), TextOptions{}},
+		{"jobs_width80.golden", Compute(nil, jobsSnapshot()), TextOptions{Width: 80}},
 		{"nogpu.golden", Compute(nil, noGPUSnapshot()), TextOptions{}},
 		{"demo.golden", Compute(nil, promSnapshot(t, "testdata/demo_gpu.prom", t0)), TextOptions{}},
 		{"demo_width100.golden", Compute(nil, promSnapshot(t, "testdata/demo_gpu.prom", t0)), TextOptions{Width: 100}},
@@ -107,8 +109,9 @@ func TestWriteTextGolden(t *testing.T) {
 	}
 }
 
-// inGPUSection reports whether line is one of the GPUS or GPU PROCESSES
-// lines of out, the tables WriteText fits to the width.
+// inGPUSection reports whether line is one of the GPUS, JOBS, GPU
+// PROCESSES or TOP PROCESSES lines of out, the tables WriteText fits to
+// the width.
 func inGPUSection(out, line string) bool {
 	section := ""
 	for _, l := range strings.Split(out, "\n") {
@@ -116,7 +119,11 @@ func inGPUSection(out, line string) bool {
 			section = l
 		}
 		if l == line {
-			return section == "GPUS" || section == "GPU PROCESSES"
+			switch section {
+			case "GPUS", "JOBS", "GPU PROCESSES", "TOP PROCESSES":
+				return true
+			}
+			return false
 		}
 	}
 	return false
@@ -125,7 +132,8 @@ func inGPUSection(out, line string) bool {
 // TestWriteTextColorOnlyAddsEscapes checks that colour never changes the
 // layout: stripping the escapes gives the plain output.
 func TestWriteTextColorOnlyAddsEscapes(t *testing.T) {
-	for _, h := range []*Host{Compute(fullPair()), Compute(nil, gpuSnapshot()), Compute(nil, noGPUSnapshot())} {
+	for _, h := range []*Host{Compute(fullPair()), Compute(nil, gpuSnapshot()), Compute(nil, noGPUSnapshot()),
+		Compute(nil, jobsSnapshot())} {
 		var plain, color bytes.Buffer
 		if err := h.WriteText(&plain, TextOptions{}); err != nil {
 			t.Fatal(err)

@@ -1,0 +1,665 @@
+package process
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/trainwatch/trainwatch/internal/hostfs"
+	"github.com/trainwatch/trainwatch/internal/procinfo"
+)
+
+// pfKthread is PF_KTHREAD in /proc/PID/stat's flags field (field 9).
+const pfKthread = 0x00200000
+
+// userHZ is the unit of utime, stime and starttime (USER_HZ).
+const userHZ = 100
+
+// Bits of what could not be read for a process; see Proc.Missing.
+const (
+	missIO = 1 << iota
+	missFD
+	missStatus
+	missCmdline
+	missLimits
+	missAll = 1<<iota - 1
+)
+
+var missingNames = [...]string{"io", "fd", "status", "cmdline", "limits"}
+
+// missingSlices holds one shared, read-only Proc.Missing slice per
+// combination of bits, so that a missing field costs no allocation.
+var missingSlices = func() [missAll + 1][]string {
+	var t [missAll + 1][]string
+	for bits := 1; bits <= missAll; bits++ {
+		var s []string
+		for i, n := range missingNames {
+			if bits&(1<<i) != 0 {
+				s = append(s, n)
+			}
+		}
+		t[bits] = s[:len(s):len(s)]
+	}
+	return t
+}()
+
+// Scanner reads every process under roots.ProcPath() once per Scan. It
+// keeps, per PID, the file paths, the identity (command line, user,
+// cgroup attribution, fd limit: read once per (pid, starttime)) and the
+// previous scan's counters for rates, so that a steady-state scan reads
+// stat, status, io and the fd directory of each process and allocates
+// nothing per process beyond its slot in the new Table.
+type Scanner struct {
+	roots   hostfs.Roots
+	info    *procinfo.Reader
+	procDir string
+	page    uint64
+	now     func() time.Time
+
+	// hook, when set (tests), is called before every per-process file or
+	// directory is read; a non-nil error is used as that read's error.
+	hook func(path string) error
+
+	latest atomic.Pointer[Table]
+
+	mu     sync.Mutex // one Scan at a time
+	states map[int]*pstate
+	gen    uint64
+	pids   []int
+	buf    []byte
+	dirBuf []byte
+}
+
+// pstate is what the Scanner keeps about one PID between scans.
+type pstate struct {
+	pid   int
+	start uint64 // starttime; with pid, the process's identity
+	known bool   // identity read for (pid, start)
+	gen   uint64 // last scan that saw the process
+
+	statPath, statusPath, ioPath, fdPath, limitsPath string
+	fdPathZ                                          []byte // fdPath, NUL-terminated
+
+	comm         string
+	kernelThread bool
+	id           procinfo.Info
+	exe          string
+	maxFDs       int
+	idMissing    int // missCmdline, missLimits
+
+	// Previous scan, for rates.
+	prevTime          time.Time
+	prevTicks         uint64
+	prevRead, prevWrt uint64
+	prevIO            bool
+}
+
+// NewScanner returns a Scanner of the processes under roots.Proc. info
+// resolves identities (user, cgroup attribution); nil makes one.
+func NewScanner(roots hostfs.Roots, info *procinfo.Reader) *Scanner {
+	roots = roots.WithDefaults()
+	if info == nil {
+		info = procinfo.NewReader(roots)
+	}
+	return &Scanner{
+		roots:   roots,
+		info:    info,
+		procDir: roots.ProcPath(),
+		page:    uint64(os.Getpagesize()),
+		now:     time.Now,
+		states:  make(map[int]*pstate),
+		buf:     make([]byte, 0, 4096),
+		dirBuf:  make([]byte, 8192),
+	}
+}
+
+// Latest returns the table of the last successful Scan (nil before the
+// first). It is safe to call concurrently with Scan.
+func (s *Scanner) Latest() *Table { return s.latest.Load() }
+
+// Result of reading one process.
+const (
+	kept = iota
+	vanished
+	failed
+)
+
+// Scan reads every process and returns the new table. Processes that
+// exit while they are read are left out without error. The error is
+// non-nil only when /proc cannot be listed or ctx ends.
+func (s *Scanner) Scan(ctx context.Context) (*Table, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	var err error
+	if s.pids, err = s.listPIDs(s.pids[:0]); err != nil {
+		return nil, fmt.Errorf("process: list processes in %s: %w", s.procDir, err)
+	}
+	s.gen++
+	slab := make([]Proc, len(s.pids))
+	tab := &Table{Time: now, Procs: make(map[int]*Proc, len(s.pids))}
+	n := 0
+	for i, pid := range s.pids {
+		if i&63 == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, fmt.Errorf("process: scan stopped after %d of %d processes: %w", i, len(s.pids), err)
+			}
+		}
+		p := &slab[n]
+		switch s.readProc(pid, p, now, tab) {
+		case kept:
+			tab.Procs[pid] = p
+			n++
+		case failed:
+			*p = Proc{}
+			tab.ReadErrors++
+		default:
+			*p = Proc{}
+		}
+	}
+	for pid, st := range s.states {
+		if st.gen != s.gen {
+			delete(s.states, pid)
+			s.info.Forget(pid)
+		}
+	}
+	s.latest.Store(tab)
+	return tab, nil
+}
+
+// gone reports whether err means the process exited while being read.
+func gone(err error) bool {
+	return hostfs.IsNotExist(err) || errors.Is(err, syscall.ESRCH)
+}
+
+func (s *Scanner) read(path string) ([]byte, error) {
+	if s.hook != nil {
+		if err := s.hook(path); err != nil {
+			return s.buf[:0], &os.PathError{Op: "open", Path: path, Err: err}
+		}
+	}
+	b, err := s.roots.ReadFile(path, s.buf)
+	s.buf = b[:0]
+	return b, err
+}
+
+func (s *Scanner) state(pid int) *pstate {
+	if st := s.states[pid]; st != nil {
+		return st
+	}
+	dir := s.procDir + "/" + strconv.Itoa(pid) + "/"
+	st := &pstate{
+		pid:        pid,
+		statPath:   dir + "stat",
+		statusPath: dir + "status",
+		ioPath:     dir + "io",
+		fdPath:     dir + "fd",
+		limitsPath: dir + "limits",
+		fdPathZ:    []byte(dir + "fd\x00"),
+	}
+	s.states[pid] = st
+	return st
+}
+
+// readProc fills p with process pid. A process that exits while it is read
+// gives vanished, and p is then half filled: the caller discards it.
+func (s *Scanner) readProc(pid int, p *Proc, now time.Time, tab *Table) int {
+	st := s.state(pid)
+	b, err := s.read(st.statPath)
+	if err != nil {
+		if gone(err) {
+			return vanished
+		}
+		return failed
+	}
+	var sf statFields
+	if !parseStat(b, &sf) {
+		return failed
+	}
+	if st.known && st.start != sf.start {
+		// The PID was reused: a new process.
+		*st = pstate{pid: pid, statPath: st.statPath, statusPath: st.statusPath,
+			ioPath: st.ioPath, fdPath: st.fdPath, limitsPath: st.limitsPath, fdPathZ: st.fdPathZ}
+	}
+	st.start = sf.start
+	if string(sf.comm) != st.comm {
+		st.comm = string(sf.comm)
+	}
+	miss := 0
+	partial := false
+
+	p.PID, p.PPID, p.State = pid, sf.ppid, sf.state
+	p.Comm = st.comm
+	p.StartTicks = sf.start
+	ticks := sf.utime + sf.stime
+	p.UserSeconds = float64(sf.utime) / userHZ
+	p.SystemSeconds = float64(sf.stime) / userHZ
+	p.MinorFaults, p.MajorFaults = sf.minflt, sf.majflt
+	p.NumThreads = int(sf.threads)
+	p.VirtualBytes = sf.vsize
+	p.ResidentBytes = sf.rss * s.page
+
+	if b, err = s.read(st.statusPath); err != nil {
+		if gone(err) {
+			return vanished
+		}
+		miss |= missStatus
+		partial = true
+	} else if !parseStatus(b, p) {
+		miss |= missStatus
+		partial = true
+	}
+
+	if sf.state == 'Z' {
+		// A zombie has released its files and its I/O accounting is
+		// not worth a read: fd 0, io missing.
+		miss |= missIO
+	} else {
+		if b, err = s.read(st.ioPath); err != nil {
+			if gone(err) {
+				return vanished
+			}
+			miss |= missIO
+			partial = true
+		} else if !parseIO(b, p) {
+			miss |= missIO
+			partial = true
+		}
+		nfd, err := s.countFDs(st.fdPath, st.fdPathZ)
+		if err != nil {
+			if gone(err) {
+				return vanished
+			}
+			miss |= missFD
+			partial = true
+		}
+		p.OpenFDs = nfd
+	}
+
+	if !st.known {
+		if r := s.identify(st, &sf); r == vanished {
+			return vanished
+		} else if r == failed {
+			partial = true
+		}
+	}
+	miss |= st.idMissing
+	id := &st.id
+	p.StartTime = id.StartTime
+	p.Cmdline, p.Exe, p.User, p.UID = id.Cmdline, st.exe, id.User, id.UID
+	p.Container, p.Pod, p.Namespace, p.SlurmJob = id.Container, id.Pod, id.Namespace, id.SlurmJob
+	p.Runtime, p.Cgroup = id.Runtime, id.Cgroup
+	p.KernelThread = st.kernelThread
+	p.MaxFDs = st.maxFDs
+
+	if !st.prevTime.IsZero() {
+		if dt := now.Sub(st.prevTime).Seconds(); dt > 0 {
+			if ticks >= st.prevTicks {
+				p.CPUPercent = float64(ticks-st.prevTicks) / userHZ / dt * 100
+			}
+			if st.prevIO && miss&missIO == 0 {
+				if p.ReadBytes >= st.prevRead {
+					p.ReadBytesPerSecond = float64(p.ReadBytes-st.prevRead) / dt
+				}
+				if p.WriteBytes >= st.prevWrt {
+					p.WriteBytesPerSecond = float64(p.WriteBytes-st.prevWrt) / dt
+				}
+			}
+		}
+	}
+	st.prevTime, st.prevTicks = now, ticks
+	st.prevIO = miss&missIO == 0
+	if st.prevIO {
+		st.prevRead, st.prevWrt = p.ReadBytes, p.WriteBytes
+	}
+	p.Missing = missingSlices[miss]
+	if partial {
+		tab.PartialErrors++
+	}
+	st.gen = s.gen
+	return kept
+}
+
+// identify reads what does not change during a process's life: its
+// command line, user, cgroup attribution (through procinfo) and fd limit.
+func (s *Scanner) identify(st *pstate, sf *statFields) int {
+	res := kept
+	st.idMissing = 0
+	if s.hook != nil {
+		if err := s.hook(st.statPath[:len(st.statPath)-len("stat")] + "cmdline"); err != nil {
+			if gone(err) {
+				return vanished
+			}
+			st.idMissing |= missCmdline
+			res = failed
+		}
+	}
+	if st.idMissing == 0 {
+		id, err := s.info.Lookup(st.pid)
+		switch {
+		case err != nil && gone(err):
+			return vanished
+		case err != nil:
+			st.idMissing |= missCmdline
+			res = failed
+		default:
+			st.id = id
+		}
+	}
+	if st.idMissing == 0 {
+		// argv[0] unsplit: "sshd: alice [priv]" is one argument.
+		b, err := s.read(st.statPath[:len(st.statPath)-len("stat")] + "cmdline")
+		if err != nil && gone(err) {
+			return vanished
+		}
+		if i := bytes.IndexByte(b, 0); i >= 0 {
+			b = b[:i]
+		}
+		st.exe = string(b)
+	}
+	st.kernelThread = sf.flags&pfKthread != 0 ||
+		(st.id.Cmdline == "" && st.idMissing&missCmdline == 0 && sf.state != 'Z' && (sf.ppid == 2 || st.pid == 2))
+	if st.kernelThread {
+		// Kernel threads have no file table and no rlimits to speak of.
+		st.known = true
+		return res
+	}
+	b, err := s.read(st.limitsPath)
+	switch {
+	case err != nil && gone(err):
+		if sf.state == 'Z' {
+			break
+		}
+		return vanished
+	case err != nil:
+		st.idMissing |= missLimits
+		res = failed
+	default:
+		st.maxFDs = parseLimitsNoFile(b)
+	}
+	st.known = true
+	return res
+}
+
+// countFDs counts the entries of a /proc/PID/fd directory with getdents
+// into a reused buffer. pathZ is path with a NUL appended, kept per
+// process so that opening it allocates nothing.
+func (s *Scanner) countFDs(path string, pathZ []byte) (int, error) {
+	if s.hook != nil {
+		if err := s.hook(path); err != nil {
+			return 0, &os.PathError{Op: "open", Path: path, Err: err}
+		}
+	}
+	if s.roots.Trace != nil {
+		s.roots.Note("dir:" + path)
+	}
+	n := 0
+	err := s.getdents(path, pathZ, func(name []byte) {
+		// Descriptors are numbers; this skips "." and "..".
+		if len(name) > 0 && name[0] >= '0' && name[0] <= '9' {
+			n++
+		}
+	})
+	return n, err
+}
+
+// listPIDs appends the numeric entries of the proc root to dst.
+func (s *Scanner) listPIDs(dst []int) ([]int, error) {
+	if s.roots.Trace != nil {
+		s.roots.Note("dir:" + s.procDir)
+	}
+	err := s.getdents(s.procDir, nil, func(name []byte) {
+		if v, ok := hostfs.ParseUint(name); ok && v > 0 && v < 1<<31 {
+			dst = append(dst, int(v))
+		}
+	})
+	return dst, err
+}
+
+// getdents calls fn with every entry name of directory path (pathZ, when
+// not nil, is path NUL-terminated).
+func (s *Scanner) getdents(path string, pathZ []byte, fn func(name []byte)) error {
+	var fd int
+	var err error
+	if pathZ != nil {
+		fd, err = openDirZ(pathZ)
+	} else {
+		fd, err = syscall.Open(path, syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_CLOEXEC, 0)
+	}
+	if err != nil {
+		return &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	defer syscall.Close(fd)
+	for {
+		n, err := syscall.Getdents(fd, s.dirBuf)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return &os.PathError{Op: "getdents", Path: path, Err: err}
+		}
+		if n <= 0 {
+			return nil
+		}
+		b := s.dirBuf[:n]
+		for len(b) >= 19 {
+			// struct linux_dirent64: ino u64, off s64, reclen u16,
+			// type u8, name (NUL-terminated).
+			reclen := int(binary.NativeEndian.Uint16(b[16:18]))
+			if reclen < 19 || reclen > len(b) {
+				return &os.PathError{Op: "getdents", Path: path, Err: syscall.EINVAL}
+			}
+			name := b[19:reclen]
+			if i := bytes.IndexByte(name, 0); i >= 0 {
+				name = name[:i]
+			}
+			fn(name)
+			b = b[reclen:]
+		}
+	}
+}
+
+// openDirZ opens a directory by a NUL-terminated path without the
+// allocation syscall.Open makes to convert a string.
+func openDirZ(pathZ []byte) (int, error) {
+	for {
+		r, _, e := syscall.Syscall6(syscall.SYS_OPENAT, uintptr(atFDCWD), uintptr(unsafe.Pointer(&pathZ[0])),
+			uintptr(syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_CLOEXEC), 0, 0, 0)
+		if e == syscall.EINTR {
+			continue
+		}
+		if e != 0 {
+			return -1, e
+		}
+		return int(r), nil
+	}
+}
+
+var atFDCWD = unix.AT_FDCWD
+
+// statFields are the fields of /proc/PID/stat the scanner uses.
+type statFields struct {
+	comm           []byte
+	state          byte
+	ppid           int
+	flags          uint64
+	minflt, majflt uint64
+	utime, stime   uint64
+	threads, start uint64
+	vsize, rss     uint64
+}
+
+// parseStat parses a /proc/PID/stat line by hand. comm is between the
+// first '(' and the last ')' (it may hold spaces and parentheses); the
+// fields are counted from the last ')'.
+func parseStat(b []byte, f *statFields) bool {
+	open := bytes.IndexByte(b, '(')
+	closing := bytes.LastIndexByte(b, ')')
+	if open < 0 || closing < open {
+		return false
+	}
+	f.comm = b[open+1 : closing]
+	i := closing + 1
+	idx := 0 // 0 = state (field 3)
+	for idx <= 21 {
+		for i < len(b) && (b[i] == ' ' || b[i] == '\n') {
+			i++
+		}
+		if i >= len(b) {
+			return false
+		}
+		j := i
+		for j < len(b) && b[j] != ' ' && b[j] != '\n' {
+			j++
+		}
+		fld := b[i:j]
+		i = j
+		var v uint64
+		var ok = true
+		switch idx {
+		case 0:
+			if len(fld) != 1 {
+				return false
+			}
+			f.state = fld[0]
+			idx++
+			continue
+		case 1, 6, 7, 9, 11, 12, 17, 19, 20, 21:
+			v, ok = hostfs.ParseUint(fld)
+		}
+		if !ok {
+			return false
+		}
+		switch idx {
+		case 1:
+			f.ppid = int(v)
+		case 6:
+			f.flags = v
+		case 7:
+			f.minflt = v
+		case 9:
+			f.majflt = v
+		case 11:
+			f.utime = v
+		case 12:
+			f.stime = v
+		case 17:
+			f.threads = v
+		case 19:
+			f.start = v
+		case 20:
+			f.vsize = v
+		case 21:
+			f.rss = v
+		}
+		idx++
+	}
+	return true
+}
+
+// leadingUint parses the unsigned integer after optional blanks.
+func leadingUint(b []byte) (uint64, bool) {
+	i := 0
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t') {
+		i++
+	}
+	j := i
+	for j < len(b) && b[j] >= '0' && b[j] <= '9' {
+		j++
+	}
+	return hostfs.ParseUint(b[i:j])
+}
+
+// parseStatus reads VmSwap and the context switch counts of a
+// /proc/PID/status (the uid comes from procinfo, once per process).
+func parseStatus(b []byte, p *Proc) bool {
+	ok := true
+	for len(b) > 0 {
+		line := b
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			line, b = b[:i], b[i+1:]
+		} else {
+			b = nil
+		}
+		if len(line) == 0 {
+			continue
+		}
+		switch line[0] {
+		case 'V':
+			if bytes.HasPrefix(line, []byte("VmSwap:")) {
+				v, good := leadingUint(line[len("VmSwap:"):])
+				p.SwapBytes = v * 1024
+				ok = ok && good
+			}
+		case 'v':
+			if bytes.HasPrefix(line, []byte("voluntary_ctxt_switches:")) {
+				v, good := leadingUint(line[len("voluntary_ctxt_switches:"):])
+				p.VoluntaryCtxSwitches = v
+				ok = ok && good
+			}
+		case 'n':
+			if bytes.HasPrefix(line, []byte("nonvoluntary_ctxt_switches:")) {
+				v, good := leadingUint(line[len("nonvoluntary_ctxt_switches:"):])
+				p.NonvoluntaryCtxSwitches = v
+				ok = ok && good
+			}
+		}
+	}
+	return ok
+}
+
+// parseIO reads read_bytes and write_bytes of a /proc/PID/io.
+func parseIO(b []byte, p *Proc) bool {
+	found := 0
+	for len(b) > 0 {
+		line := b
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			line, b = b[:i], b[i+1:]
+		} else {
+			b = nil
+		}
+		switch {
+		case bytes.HasPrefix(line, []byte("read_bytes:")):
+			v, ok := leadingUint(line[len("read_bytes:"):])
+			if !ok {
+				return false
+			}
+			p.ReadBytes = v
+			found++
+		case bytes.HasPrefix(line, []byte("write_bytes:")):
+			v, ok := leadingUint(line[len("write_bytes:"):])
+			if !ok {
+				return false
+			}
+			p.WriteBytes = v
+			found++
+		}
+	}
+	return found == 2
+}
+
+// parseLimitsNoFile returns the soft "Max open files" of a
+// /proc/PID/limits; 0 when unlimited or absent.
+func parseLimitsNoFile(b []byte) int {
+	const key = "Max open files"
+	i := bytes.Index(b, []byte(key))
+	if i < 0 {
+		return 0
+	}
+	v, ok := leadingUint(b[i+len(key):])
+	if !ok || v > 1<<31 {
+		return 0
+	}
+	return int(v)
+}

@@ -61,3 +61,31 @@ func TestDocumentedConfigurationLoads(t *testing.T) {
 		t.Errorf("collector %q is not listed in docs/configuration.md", n)
 	}
 }
+
+// TestProcessesDocExampleLoads keeps docs/processes.md's example true.
+func TestProcessesDocExampleLoads(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/processes.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile("(?s)```yaml\n(processes:.*?)```").FindSubmatch(doc)
+	if m == nil {
+		t.Fatal("no processes: yaml example in docs/processes.md")
+	}
+	p := filepath.Join(t.TempDir(), "trainwatch.yml")
+	if err := os.WriteFile(p, m[1], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(p)
+	if err != nil {
+		t.Fatalf("docs/processes.md example does not load: %v", err)
+	}
+	if len(cfg.Processes.Groups) != 2 {
+		t.Fatalf("example has %d matchers, want 2", len(cfg.Processes.Groups))
+	}
+	if _, release, err := newRunner(cfg, false, nil); err != nil {
+		t.Fatalf("example does not build the collectors: %v", err)
+	} else {
+		release()
+	}
+}

@@ -1,7 +1,6 @@
 package process
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -9,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/trainwatch/trainwatch/internal/testenv"
 
 	"github.com/trainwatch/trainwatch/internal/collector"
 	"github.com/trainwatch/trainwatch/internal/exposition"
@@ -191,20 +192,7 @@ func fixtureRootsOnly(t *testing.T) (r hostfs.Roots) {
 func TestGolden(t *testing.T) {
 	c, _ := fixtureCollector(t, Config{GroupsFile: "testdata/groups.yaml", TopN: 3})
 	got := exposition.AppendText(nil, collector.MergeFamilies(collect(t, c).Families()))
-	const golden = "testdata/golden.prom"
-	if os.Getenv("UPDATE_GOLDEN") == "1" {
-		if err := os.WriteFile(golden, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run with UPDATE_GOLDEN=1 to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("exposition differs from %s (UPDATE_GOLDEN=1 rewrites it):\n%s", golden, got)
-	}
+	testenv.Golden(t, "testdata/golden.prom", got)
 }
 
 // TestCountersMonotonic removes processes between collections: the

@@ -5,36 +5,20 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/trainwatch/trainwatch/internal/testenv"
+
 	"github.com/trainwatch/trainwatch/internal/collector"
 )
 
-// golden compares got with testdata/name, or rewrites it when
-// UPDATE_GOLDEN=1.
+// golden compares got with testdata/name (UPDATE_GOLDEN=1 rewrites it).
 func golden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join("testdata", name)
-	if os.Getenv("UPDATE_GOLDEN") == "1" {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run UPDATE_GOLDEN=1 go test to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs (run UPDATE_GOLDEN=1 go test and review the diff):\n--- got\n%s\n--- want\n%s", path, got, want)
-	}
+	testenv.Golden(t, filepath.Join("testdata", name), got)
 }
 
 // manyCores returns two snapshots of a 16-core machine whose core i is

@@ -1,7 +1,6 @@
 package host
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -107,31 +106,7 @@ func fixtureExposition(t *testing.T) []byte {
 // and review the diff.
 func TestGoldenMetrics(t *testing.T) {
 	got := fixtureExposition(t)
-	golden := filepath.Join("testdata", "e2e-output.txt")
-	if os.Getenv("UPDATE_GOLDEN") == "1" {
-		if err := os.WriteFile(golden, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (create it with UPDATE_GOLDEN=1)", err)
-	}
-	if !bytes.Equal(got, want) {
-		gl, wl := strings.Split(string(got), "\n"), strings.Split(string(want), "\n")
-		for i := 0; i < len(gl) || i < len(wl); i++ {
-			var g, w string
-			if i < len(gl) {
-				g = gl[i]
-			}
-			if i < len(wl) {
-				w = wl[i]
-			}
-			if g != w {
-				t.Fatalf("output differs from %s at line %d:\n got: %s\nwant: %s\n(UPDATE_GOLDEN=1 regenerates it)", golden, i+1, g, w)
-			}
-		}
-	}
+	testenv.Golden(t, filepath.Join("testdata", "e2e-output.txt"), got)
 }
 
 func TestGoldenPassesPromtool(t *testing.T) {

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trainwatch/trainwatch/internal/testenv"
+
 	"github.com/trainwatch/trainwatch/internal/collector"
 	"github.com/trainwatch/trainwatch/internal/exposition"
 	"github.com/trainwatch/trainwatch/internal/hostfs"
@@ -60,39 +62,11 @@ func collectText(t testing.TB, c collector.Collector) string {
 	return string(b)
 }
 
-// checkGolden compares got with testdata/golden/<name>.txt. With
-// UPDATE_GOLDEN=1 in the environment it rewrites the file instead.
+// checkGolden compares got with testdata/golden/<name>.txt (UPDATE_GOLDEN=1
+// rewrites it).
 func checkGolden(t *testing.T, name, got string) {
 	t.Helper()
-	path := filepath.Join("testdata", "golden", name+".txt")
-	if os.Getenv("UPDATE_GOLDEN") == "1" {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with UPDATE_GOLDEN=1 to create it)", err)
-	}
-	if got != string(want) {
-		gl, wl := strings.Split(got, "\n"), strings.Split(string(want), "\n")
-		for i := 0; i < len(gl) || i < len(wl); i++ {
-			var g, w string
-			if i < len(gl) {
-				g = gl[i]
-			}
-			if i < len(wl) {
-				w = wl[i]
-			}
-			if g != w {
-				t.Fatalf("%s differs at line %d:\n got: %s\nwant: %s\n\nfull output:\n%s", path, i+1, g, w, got)
-			}
-		}
-	}
+	testenv.Golden(t, filepath.Join("testdata", "golden", name+".txt"), []byte(got))
 }
 
 // writeFile replaces a fixture file's content.

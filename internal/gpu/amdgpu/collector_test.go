@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trainwatch/trainwatch/internal/testenv"
+
 	"github.com/trainwatch/trainwatch/internal/collector"
 	"github.com/trainwatch/trainwatch/internal/collector/collectortest"
 	"github.com/trainwatch/trainwatch/internal/exposition"
@@ -417,35 +419,7 @@ func checkGolden(t *testing.T, name string, c collector.Collector) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join("testdata", "golden", name+".txt")
-	if os.Getenv("UPDATE_GOLDEN") == "1" {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with UPDATE_GOLDEN=1 to create it)", err)
-	}
-	if string(b) != string(want) {
-		gl, wl := strings.Split(string(b), "\n"), strings.Split(string(want), "\n")
-		for i := 0; i < len(gl) || i < len(wl); i++ {
-			var g, w string
-			if i < len(gl) {
-				g = gl[i]
-			}
-			if i < len(wl) {
-				w = wl[i]
-			}
-			if g != w {
-				t.Fatalf("%s differs at line %d:\n got: %s\nwant: %s", path, i+1, g, w)
-			}
-		}
-	}
+	testenv.Golden(t, filepath.Join("testdata", "golden", name+".txt"), b)
 }
 
 func TestGPUNotAnswering(t *testing.T) {

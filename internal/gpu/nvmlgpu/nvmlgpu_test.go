@@ -5,7 +5,6 @@ package nvmlgpu
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -19,41 +18,13 @@ import (
 	"github.com/trainwatch/trainwatch/internal/collector"
 	"github.com/trainwatch/trainwatch/internal/exposition"
 	"github.com/trainwatch/trainwatch/internal/gpu/mockgpu"
+	"github.com/trainwatch/trainwatch/internal/testenv"
 )
 
-// checkGolden compares got with testdata/name, rewriting it when
-// UPDATE_GOLDEN=1.
+// checkGolden compares got with testdata/name (UPDATE_GOLDEN=1 rewrites it).
 func checkGolden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join("testdata", name)
-	if os.Getenv("UPDATE_GOLDEN") == "1" {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with UPDATE_GOLDEN=1 to create it)", err)
-	}
-	if string(got) != string(want) {
-		gl, wl := strings.Split(string(got), "\n"), strings.Split(string(want), "\n")
-		for i := 0; i < len(gl) || i < len(wl); i++ {
-			var g, w string
-			if i < len(gl) {
-				g = gl[i]
-			}
-			if i < len(wl) {
-				w = wl[i]
-			}
-			if g != w {
-				t.Fatalf("%s differs at line %d:\n got: %s\nwant: %s\n(UPDATE_GOLDEN=1 regenerates it)", path, i+1, g, w)
-			}
-		}
-	}
+	testenv.Golden(t, filepath.Join("testdata", name), got)
 }
 
 // TestGolden renders the 8-GPU Static machine after two ticks (GPM needs

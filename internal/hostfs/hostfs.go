@@ -143,6 +143,13 @@ func ReadFile(path string, buf []byte) ([]byte, error) {
 			return buf, nil
 		}
 		buf = buf[:len(buf)+n]
+		if len(buf) < cap(buf) {
+			// A short read is the end: procfs and sysfs files are
+			// seq_files, whose read fills the buffer unless the content
+			// ends, and a regular file's read is short only at its end.
+			// Not asking for the empty read saves a syscall per file.
+			return buf, nil
+		}
 	}
 }
 

@@ -74,8 +74,9 @@ func (f *benchFloor) run() {
 			continue
 		}
 		for {
+			// As hostfs.ReadFile: a short read is the end.
 			n, err := unix.Read(fd, f.buf)
-			if n <= 0 || err != nil {
+			if n <= 0 || err != nil || n < len(f.buf) {
 				break
 			}
 		}

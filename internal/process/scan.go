@@ -467,8 +467,18 @@ func (s *Scanner) getdents(path string, pathZ []byte, fn func(name []byte)) erro
 			fn(name)
 			b = b[reclen:]
 		}
+		if pathZ != nil && n <= len(s.dirBuf)-maxDirent {
+			// /proc/PID/fd emits entries until the buffer is full, so
+			// room left for another entry means the listing ended: skip
+			// the getdents that would return 0.
+			return nil
+		}
 	}
 }
+
+// maxDirent bounds one linux_dirent64 record (19-byte header, a name of up
+// to 255 bytes and its NUL, padding).
+const maxDirent = 19 + 256 + 8
 
 // openDirZ opens a directory by a NUL-terminated path without the
 // allocation syscall.Open makes to convert a string.

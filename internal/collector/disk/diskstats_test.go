@@ -157,14 +157,8 @@ func fixtureRoots(t testing.TB) hostfs.Roots {
 	return hostfs.Roots{Proc: "testdata/proc", Sys: fixtureSys(t)}
 }
 
-func family(fams []*collector.Family, name string) *collector.Family {
-	for _, f := range fams {
-		if f.Desc.Name == name {
-			return f
-		}
-	}
-	return nil
-}
+// family is collectortest.Family.
+var family = collectortest.Family
 
 // devices lists the device label values of node_disk_reads_completed_total.
 func devices(fams []*collector.Family) string {

@@ -79,7 +79,15 @@ type Scanner struct {
 	pids   []int
 	buf    []byte
 	dirBuf []byte
+
+	// idleSkip is on when the kernel shows each task's run time in
+	// /proc/PID/schedstat; see readProc.
+	idleSkip bool
 }
+
+// fullEvery bounds how many scans in a row an idle process's status, io
+// and fd are served from its last full read.
+const fullEvery = 12
 
 // pstate is what the Scanner keeps about one PID between scans.
 type pstate struct {
@@ -98,6 +106,17 @@ type pstate struct {
 	maxFDs       int
 	idMissing    int // missCmdline, missLimits
 
+	schedstatPath string
+
+	// The last full read of status, io and fd, kept for idle scans:
+	// runtime is the task's sum_exec_runtime (ns, /proc/PID/schedstat)
+	// read just before it; rss the resident pages then.
+	haveFull  bool
+	runtime   uint64
+	rss       uint64
+	idleScans int
+	full      fullRead
+
 	// Previous scan, for rates.
 	prevTime          time.Time
 	prevTicks         uint64
@@ -112,7 +131,7 @@ func NewScanner(roots hostfs.Roots, info *procinfo.Reader) *Scanner {
 	if info == nil {
 		info = procinfo.NewReader(roots)
 	}
-	return &Scanner{
+	s := &Scanner{
 		roots:   roots,
 		info:    info,
 		procDir: roots.ProcPath(),
@@ -122,6 +141,12 @@ func NewScanner(roots hostfs.Roots, info *procinfo.Reader) *Scanner {
 		buf:     make([]byte, 0, 4096),
 		dirBuf:  make([]byte, 8192),
 	}
+	// Idle skipping needs each task's run time, which the kernel shows in
+	// /proc/PID/schedstat only with CONFIG_SCHED_INFO (else "0 0 0").
+	if rt, ok := s.readRuntime(roots.ProcPath("self", "schedstat")); ok && rt > 0 {
+		s.idleSkip = true
+	}
+	return s
 }
 
 // Latest returns the table of the last successful Scan (nil before the
@@ -207,9 +232,83 @@ func (s *Scanner) state(pid int) *pstate {
 		fdPath:     dir + "fd",
 		limitsPath: dir + "limits",
 		fdPathZ:    []byte(dir + "fd\x00"),
+
+		schedstatPath: dir + "schedstat",
 	}
 	s.states[pid] = st
 	return st
+}
+
+// fullRead is what one full read of status, io and fd gave.
+type fullRead struct {
+	miss        int
+	partial     bool
+	swap        uint64
+	vcs, nvcs   uint64
+	read, write uint64
+	fds         int
+}
+
+func (f *fullRead) apply(p *Proc) {
+	p.SwapBytes, p.VoluntaryCtxSwitches, p.NonvoluntaryCtxSwitches = f.swap, f.vcs, f.nvcs
+	p.ReadBytes, p.WriteBytes, p.OpenFDs = f.read, f.write, f.fds
+}
+
+// readFull reads status, io and the fd directory of a process into p.
+func (s *Scanner) readFull(st *pstate, sf *statFields, p *Proc) (miss int, partial bool, result int) {
+	var b []byte
+	var err error
+	if b, err = s.read(st.statusPath); err != nil {
+		if gone(err) {
+			return miss, partial, vanished
+		}
+		miss |= missStatus
+		partial = true
+	} else if !parseStatus(b, p) {
+		miss |= missStatus
+		partial = true
+	}
+
+	if sf.state == 'Z' {
+		// A zombie has released its files and its I/O accounting is
+		// not worth a read: fd 0, io missing.
+		miss |= missIO
+	} else {
+		if b, err = s.read(st.ioPath); err != nil {
+			if gone(err) {
+				return miss, partial, vanished
+			}
+			miss |= missIO
+			partial = true
+		} else if !parseIO(b, p) {
+			miss |= missIO
+			partial = true
+		}
+		nfd, err := s.countFDs(st.fdPath, st.fdPathZ)
+		if err != nil {
+			if gone(err) {
+				return miss, partial, vanished
+			}
+			miss |= missFD
+			partial = true
+		}
+		p.OpenFDs = nfd
+	}
+
+	return miss, partial, kept
+}
+
+// readRuntime reads the task's run time in ns from /proc/PID/schedstat.
+func (s *Scanner) readRuntime(path string) (uint64, bool) {
+	b, err := s.read(path)
+	if err != nil {
+		return 0, false
+	}
+	i := bytes.IndexByte(b, ' ')
+	if i <= 0 {
+		return 0, false
+	}
+	return hostfs.ParseUint(b[:i])
 }
 
 // readProc fills p with process pid. A process that exits while it is read
@@ -230,7 +329,8 @@ func (s *Scanner) readProc(pid int, p *Proc, now time.Time, tab *Table) int {
 	if st.known && st.start != sf.start {
 		// The PID was reused: a new process.
 		*st = pstate{pid: pid, statPath: st.statPath, statusPath: st.statusPath,
-			ioPath: st.ioPath, fdPath: st.fdPath, limitsPath: st.limitsPath, fdPathZ: st.fdPathZ}
+			ioPath: st.ioPath, fdPath: st.fdPath, limitsPath: st.limitsPath, fdPathZ: st.fdPathZ,
+			schedstatPath: st.schedstatPath}
 	}
 	st.start = sf.start
 	if string(sf.comm) != st.comm {
@@ -250,41 +350,37 @@ func (s *Scanner) readProc(pid int, p *Proc, now time.Time, tab *Table) int {
 	p.VirtualBytes = sf.vsize
 	p.ResidentBytes = sf.rss * s.page
 
-	if b, err = s.read(st.statusPath); err != nil {
-		if gone(err) {
+	// Idle skip. A single-threaded process whose task has not run since
+	// the last full read (same sum_exec_runtime, to the nanosecond) cannot
+	// have done I/O, opened or closed files, switched context or swapped
+	// in; swapping out lowers its RSS, which is checked too. Its status,
+	// io and fd are then exactly what the last full read saw, so they are
+	// served from it (at most fullEvery scans in a row). Multi-threaded
+	// processes are always read in full: schedstat shows the main thread.
+	skip := false
+	var runtime uint64
+	haveRuntime := false
+	if s.idleSkip && sf.threads == 1 && sf.state != 'Z' {
+		if rt, ok := s.readRuntime(st.schedstatPath); ok {
+			runtime, haveRuntime = rt, true
+			skip = st.haveFull && rt == st.runtime && sf.rss == st.rss && st.idleScans < fullEvery
+		}
+	}
+	if skip {
+		st.idleScans++
+		st.full.apply(p)
+		miss |= st.full.miss
+		partial = partial || st.full.partial
+	} else {
+		fm, fp, r := s.readFull(st, &sf, p)
+		if r == vanished {
 			return vanished
 		}
-		miss |= missStatus
-		partial = true
-	} else if !parseStatus(b, p) {
-		miss |= missStatus
-		partial = true
-	}
-
-	if sf.state == 'Z' {
-		// A zombie has released its files and its I/O accounting is
-		// not worth a read: fd 0, io missing.
-		miss |= missIO
-	} else {
-		if b, err = s.read(st.ioPath); err != nil {
-			if gone(err) {
-				return vanished
-			}
-			miss |= missIO
-			partial = true
-		} else if !parseIO(b, p) {
-			miss |= missIO
-			partial = true
-		}
-		nfd, err := s.countFDs(st.fdPath, st.fdPathZ)
-		if err != nil {
-			if gone(err) {
-				return vanished
-			}
-			miss |= missFD
-			partial = true
-		}
-		p.OpenFDs = nfd
+		miss |= fm
+		partial = partial || fp
+		st.haveFull, st.runtime, st.rss, st.idleScans = haveRuntime, runtime, sf.rss, 0
+		st.full = fullRead{miss: fm, partial: fp, swap: p.SwapBytes, vcs: p.VoluntaryCtxSwitches,
+			nvcs: p.NonvoluntaryCtxSwitches, read: p.ReadBytes, write: p.WriteBytes, fds: p.OpenFDs}
 	}
 
 	if !st.known {

@@ -1,0 +1,130 @@
+package process
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/trainwatch/trainwatch/internal/hostfs"
+	"github.com/trainwatch/trainwatch/internal/testenv"
+)
+
+// TestIdleSkipIsExact runs a real single-threaded process that sleeps on
+// its stdin: a scan while it sleeps is served from the previous full read
+// without reading its status, io or fd (and gives the same values); once it
+// runs (opens a file, writes 8 KiB), the next scan reads it in full and
+// sees the new fd and the written bytes.
+func TestIdleSkipIsExact(t *testing.T) {
+	s := NewScanner(hostfs.DefaultRoots(), nil)
+	if !s.idleSkip {
+		t.Skip("this kernel does not show task run times in /proc/PID/schedstat")
+	}
+	python := "/usr/bin/python3"
+	if _, err := os.Stat(python); err != nil {
+		python = testenv.LookPath(t, "python3")
+	}
+	out := filepath.Join(t.TempDir(), "out")
+	cmd := exec.Command(python, "-c", `import sys, os
+sys.stdin.readline()
+f = open(sys.argv[1], "w")
+f.write("x" * 8192)
+f.flush()
+sys.stdout.write("written\n")
+sys.stdout.flush()
+sys.stdin.readline()
+`, out)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { stdin.Close(); _ = cmd.Wait() }()
+	pid := cmd.Process.Pid
+	dir := "/proc/" + strconv.Itoa(pid) + "/"
+
+	var mu sync.Mutex
+	var reads []string
+	s.hook = func(path string) error {
+		if strings.HasPrefix(path, dir) {
+			mu.Lock()
+			reads = append(reads, strings.TrimPrefix(path, dir))
+			mu.Unlock()
+		}
+		return nil
+	}
+	scan := func() (*Proc, []string) {
+		mu.Lock()
+		reads = nil
+		mu.Unlock()
+		tab, err := s.Scan(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		p := tab.Procs[pid]
+		if p == nil {
+			t.Fatalf("pid %d not in the scan", pid)
+		}
+		cp := *p
+		return &cp, append([]string(nil), reads...)
+	}
+	// Wait until it sleeps in readline (its run time stops moving).
+	var first *Proc
+	for i := 0; i < 50; i++ {
+		first, _ = scan()
+		if p, r := scan(); !contains(r, "status") {
+			first = p
+			break
+		}
+	}
+	idle, r := scan()
+	if contains(r, "status") || contains(r, "io") || contains(r, "fd") {
+		t.Fatalf("idle process read in full: %v", r)
+	}
+	if idle.OpenFDs != first.OpenFDs || idle.WriteBytes != first.WriteBytes || idle.VoluntaryCtxSwitches != first.VoluntaryCtxSwitches {
+		t.Fatalf("idle scan %+v differs from the full read %+v", idle, first)
+	}
+
+	if _, err := io.WriteString(stdin, "go\n"); err != nil {
+		t.Fatal(err)
+	}
+	if line, err := bufio.NewReader(stdout).ReadString('\n'); err != nil || line != "written\n" {
+		t.Fatalf("child: %q %v", line, err)
+	}
+	after, r := scan()
+	if !contains(r, "status") || !contains(r, "io") || !contains(r, "fd") {
+		t.Fatalf("a process that ran was not read in full: %v", r)
+	}
+	if after.OpenFDs != idle.OpenFDs+1 {
+		t.Errorf("open fds %d after opening a file, want %d", after.OpenFDs, idle.OpenFDs+1)
+	}
+	if after.WriteBytes < idle.WriteBytes+8192 {
+		t.Errorf("write_bytes %d after writing 8 KiB, want at least %d", after.WriteBytes, idle.WriteBytes+8192)
+	}
+	if after.VoluntaryCtxSwitches <= idle.VoluntaryCtxSwitches {
+		t.Errorf("voluntary context switches did not grow: %d -> %d", idle.VoluntaryCtxSwitches, after.VoluntaryCtxSwitches)
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

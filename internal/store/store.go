@@ -1,0 +1,361 @@
+// Package store is trainwatch's embedded time-series database. It writes
+// every snapshot of the collection loop into a Prometheus TSDB (with a
+// write-ahead log) labelled the way a Prometheus server would label a scrape
+// of this agent, and exposes the data as a storage.Queryable for the PromQL
+// engine. It is the only package that imports prometheus/tsdb.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/value"
+	"github.com/prometheus/prometheus/storage"
+	"github.com/prometheus/prometheus/tsdb"
+
+	"github.com/trainwatch/trainwatch/internal/collector"
+)
+
+// DefaultRetentionTime is how long samples are kept when Options does not say.
+const DefaultRetentionTime = 15 * 24 * time.Hour
+
+// DefaultJob is the job label of stored series when Options does not say.
+const DefaultJob = "trainwatch"
+
+// Options configures a Store.
+type Options struct {
+	// Dir is the data directory. It is created (0750) when missing.
+	Dir string
+	// RetentionTime is how long samples are kept. Default 15 days.
+	RetentionTime time.Duration
+	// RetentionSize is the most bytes the blocks may take; 0 means no limit.
+	RetentionSize int64
+	// Job and Instance are the job and instance labels a Prometheus server
+	// would add when scraping this agent. Job defaults to "trainwatch";
+	// Instance should be the host:port the agent listens on.
+	Job, Instance string
+	// Logger receives the store's and the TSDB's logs. Default: discard.
+	Logger *slog.Logger
+}
+
+// Stats counts what happened to appended samples since Open. Its fields
+// back the trainwatch_tsdb_* self-metrics.
+type Stats struct {
+	// SamplesAppended counts samples (stale markers included) appended.
+	SamplesAppended uint64
+	// StaleMarkers counts staleness markers written for vanished series.
+	StaleMarkers uint64
+	// Series is the number of series seen in the last snapshot.
+	Series int
+	// Commits and CommitErrors count appender commits and their failures.
+	Commits, CommitErrors uint64
+	// Append errors by kind (trainwatch_tsdb_append_errors_total{reason}).
+	OutOfOrder, OutOfBounds, TooOld, Duplicate, OtherAppendErrors uint64
+}
+
+// AppendErrors is the sum of all append errors.
+func (st Stats) AppendErrors() uint64 {
+	return st.OutOfOrder + st.OutOfBounds + st.TooOld + st.Duplicate + st.OtherAppendErrors
+}
+
+// entry is one cached series: its labels, its TSDB reference, the tick it
+// was last seen in, and whether its samples carry explicit timestamps (such
+// series get no staleness markers, as in Prometheus).
+type entry struct {
+	lset     labels.Labels
+	ref      storage.SeriesRef
+	lastTick uint64
+	explicit bool
+}
+
+// Store writes snapshots into a TSDB. It implements agent.Sink.
+type Store struct {
+	db       *tsdb.DB
+	opts     *tsdb.Options
+	logger   *slog.Logger
+	job      string
+	instance string
+
+	mu     sync.Mutex
+	tick   uint64
+	cache  map[string]*entry // raw series key -> entry
+	seen   map[storage.SeriesRef]struct{}
+	key    []byte
+	lb     *labels.Builder
+	stats  Stats
+	logged map[string]bool // append error kinds already logged
+}
+
+// tsdbOptions maps Options onto the TSDB's options.
+func tsdbOptions(o Options) *tsdb.Options {
+	t := tsdb.DefaultOptions()
+	if o.RetentionTime > 0 {
+		t.RetentionDuration = o.RetentionTime.Milliseconds()
+	} else {
+		t.RetentionDuration = DefaultRetentionTime.Milliseconds()
+	}
+	if o.RetentionSize > 0 {
+		t.MaxBytes = o.RetentionSize
+	}
+	return t
+}
+
+// Open creates the data directory if needed and opens the TSDB in it,
+// replaying its write-ahead log.
+func Open(o Options) (*Store, error) {
+	if o.Dir == "" {
+		return nil, errors.New("store: no data directory given (use --data-dir)")
+	}
+	if o.Job == "" {
+		o.Job = DefaultJob
+	}
+	logger := o.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if err := checkWritable(o.Dir); err != nil {
+		return nil, err
+	}
+	topts := tsdbOptions(o)
+	db, err := tsdb.Open(o.Dir, logger.With("component", "tsdb"), nil, topts, nil)
+	if err != nil {
+		return nil, fmt.Errorf("opening TSDB in data directory %s: %w", o.Dir, err)
+	}
+	return &Store{
+		db:       db,
+		opts:     topts,
+		logger:   logger,
+		job:      o.Job,
+		instance: o.Instance,
+		cache:    make(map[string]*entry),
+		seen:     make(map[storage.SeriesRef]struct{}),
+		lb:       labels.NewBuilder(labels.EmptyLabels()),
+		logged:   make(map[string]bool),
+	}, nil
+}
+
+// checkWritable creates dir and proves a file can be written in it.
+func checkWritable(dir string) error {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return fmt.Errorf("data directory %s is not writable: %w (use --data-dir)", dir, err)
+	}
+	f, err := os.CreateTemp(dir, ".trainwatch-write-test-*")
+	if err != nil {
+		return fmt.Errorf("data directory %s is not writable: %w (use --data-dir)", dir, err)
+	}
+	name := f.Name()
+	cerr := f.Close()
+	rerr := os.Remove(name)
+	if err := errors.Join(cerr, rerr); err != nil {
+		return fmt.Errorf("data directory %s is not writable: %w (use --data-dir)", dir, err)
+	}
+	return nil
+}
+
+// Queryable returns the store as a storage.Queryable for the PromQL engine
+// and the HTTP API.
+func (s *Store) Queryable() storage.Queryable { return s.db }
+
+// Stats returns the append counters.
+func (s *Store) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stats
+}
+
+// Close closes the TSDB. The head's samples stay in the write-ahead log and
+// are replayed by the next Open.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("closing TSDB in %s: %w", s.db.Dir(), err)
+	}
+	return nil
+}
+
+// Consume appends one snapshot with one appender and one commit. Series that
+// were in the previous snapshot but are missing from this one get a
+// staleness marker at the snapshot's time. Append errors are counted and
+// logged once per kind; Consume never fails the caller.
+func (s *Store) Consume(ctx context.Context, snap *collector.Snapshot) {
+	if snap == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tick++
+	clear(s.seen)
+	ts := snap.Time.UnixMilli()
+	app := s.db.Appender(ctx)
+	for _, f := range snap.Families {
+		if f == nil || f.Desc == nil {
+			continue
+		}
+		for i := range f.Samples {
+			s.appendSample(app, f, &f.Samples[i], ts)
+		}
+	}
+	// Staleness markers for the series that vanished.
+	for k, e := range s.cache {
+		if e.lastTick == s.tick {
+			continue
+		}
+		delete(s.cache, k)
+		if e.explicit {
+			continue
+		}
+		if _, ok := s.seen[e.ref]; ok && e.ref != 0 {
+			continue // same series still present under another key
+		}
+		if _, err := app.Append(e.ref, e.lset, ts, math.Float64frombits(value.StaleNaN)); err != nil {
+			s.appendError(err, e.lset)
+			continue
+		}
+		s.stats.StaleMarkers++
+		s.stats.SamplesAppended++
+	}
+	s.stats.Series = len(s.cache)
+	s.stats.Commits++
+	if err := app.Commit(); err != nil {
+		s.stats.CommitErrors++
+		s.logger.Error("committing snapshot to TSDB failed", "err", err)
+	}
+}
+
+// appendSample appends one collector sample, flattened into the series a
+// Prometheus scrape of the classic types would produce.
+func (s *Store) appendSample(app storage.Appender, f *collector.Family, smp *collector.Sample, snapTs int64) {
+	ts := snapTs
+	if smp.TimestampMs != 0 {
+		ts = smp.TimestampMs
+	}
+	explicit := smp.TimestampMs != 0
+	name := f.Desc.Name
+	d := smp.Dist
+	switch {
+	case f.Desc.Type == collector.Summary && d != nil:
+		for _, q := range d.Quantiles {
+			s.append(app, f, smp, name, "", "quantile", labels.FormatOpenMetricsFloat(q.Quantile), ts, q.Value, explicit)
+		}
+		s.append(app, f, smp, name, "_sum", "", "", ts, d.Sum, explicit)
+		s.append(app, f, smp, name, "_count", "", "", ts, float64(d.Count), explicit)
+	case f.Desc.Type == collector.Histogram && d != nil:
+		hasInf := false
+		for _, b := range d.Buckets {
+			if math.IsInf(b.UpperBound, 1) {
+				hasInf = true
+			}
+			s.append(app, f, smp, name, "_bucket", "le", labels.FormatOpenMetricsFloat(b.UpperBound), ts, float64(b.Count), explicit)
+		}
+		if !hasInf {
+			s.append(app, f, smp, name, "_bucket", "le", "+Inf", ts, float64(d.Count), explicit)
+		}
+		s.append(app, f, smp, name, "_sum", "", "", ts, d.Sum, explicit)
+		s.append(app, f, smp, name, "_count", "", "", ts, float64(d.Count), explicit)
+	default:
+		s.append(app, f, smp, name, "", "", "", ts, smp.Value, explicit)
+	}
+}
+
+// append appends one value to the series name+suffix{family labels,
+// extraName=extraValue}, reusing the cached reference when the series was
+// seen before.
+func (s *Store) append(app storage.Appender, f *collector.Family, smp *collector.Sample, name, suffix, extraName, extraValue string, ts int64, v float64, explicit bool) {
+	k := s.key[:0]
+	k = append(k, name...)
+	k = append(k, suffix...)
+	k = append(k, 0xff)
+	for j, ln := range f.Desc.LabelNames {
+		k = append(k, ln...)
+		k = append(k, 0xfe)
+		if j < len(smp.LabelValues) {
+			k = append(k, smp.LabelValues[j]...)
+		}
+		k = append(k, 0xff)
+	}
+	if extraName != "" {
+		k = append(k, extraName...)
+		k = append(k, 0xfe)
+		k = append(k, extraValue...)
+	}
+	s.key = k
+
+	e, ok := s.cache[string(k)] // no allocation for the lookup
+	if !ok {
+		e = &entry{lset: s.buildLabels(f, smp, name+suffix, extraName, extraValue)}
+		s.cache[string(k)] = e
+	}
+	e.lastTick = s.tick
+	e.explicit = explicit
+	ref, err := app.Append(e.ref, e.lset, ts, v)
+	if err != nil {
+		s.appendError(err, e.lset)
+		return
+	}
+	e.ref = ref
+	s.seen[ref] = struct{}{}
+	s.stats.SamplesAppended++
+}
+
+// buildLabels returns the sorted label set of a series. Labels named job or
+// instance become exported_job and exported_instance, and empty values are
+// dropped, as a Prometheus scrape without honor_labels does.
+func (s *Store) buildLabels(f *collector.Family, smp *collector.Sample, name, extraName, extraValue string) labels.Labels {
+	lb := s.lb
+	lb.Reset(labels.EmptyLabels())
+	for j, ln := range f.Desc.LabelNames {
+		if j >= len(smp.LabelValues) {
+			break
+		}
+		switch ln {
+		case model.MetricNameLabel:
+			continue
+		case "job", "instance":
+			ln = "exported_" + ln
+		}
+		lb.Set(ln, smp.LabelValues[j])
+	}
+	if extraName != "" {
+		lb.Set(extraName, extraValue)
+	}
+	lb.Set(model.MetricNameLabel, name)
+	lb.Set("job", s.job)
+	lb.Set("instance", s.instance)
+	return lb.Labels()
+}
+
+// appendError counts an append error by kind and logs the first of each kind.
+func (s *Store) appendError(err error, lset labels.Labels) {
+	var kind string
+	switch {
+	case errors.Is(err, storage.ErrOutOfOrderSample):
+		s.stats.OutOfOrder++
+		kind = "out_of_order"
+	case errors.Is(err, storage.ErrOutOfBounds):
+		s.stats.OutOfBounds++
+		kind = "out_of_bounds"
+	case errors.Is(err, storage.ErrTooOldSample):
+		s.stats.TooOld++
+		kind = "too_old"
+	case errors.Is(err, storage.ErrDuplicateSampleForTimestamp):
+		s.stats.Duplicate++
+		kind = "duplicate"
+	default:
+		s.stats.OtherAppendErrors++
+		kind = "other"
+	}
+	if !s.logged[kind] {
+		s.logged[kind] = true
+		s.logger.Warn("TSDB rejected a sample; further errors of this kind are only counted",
+			"reason", kind, "series", lset.String(), "err", err)
+	}
+}

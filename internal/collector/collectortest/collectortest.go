@@ -208,3 +208,16 @@ func ExtractTar(t testing.TB, archive string) string {
 		}
 	}
 }
+
+// WantParseError fails the test unless err is a *hostfs.ParseError whose
+// text is exactly want (file, line, what was wrong and the line itself).
+func WantParseError(t testing.TB, err error, want string) {
+	t.Helper()
+	var pe *hostfs.ParseError
+	if !errors.As(err, &pe) {
+		t.Fatalf("err = %v, want a *hostfs.ParseError", err)
+	}
+	if err.Error() != want {
+		t.Fatalf("err = %q\nwant  %q", err, want)
+	}
+}

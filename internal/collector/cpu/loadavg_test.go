@@ -1,11 +1,11 @@
 package cpu
 
 import (
-	"errors"
 	"testing"
 
+	"github.com/trainwatch/trainwatch/internal/collector/collectortest"
+
 	"github.com/trainwatch/trainwatch/internal/collector"
-	"github.com/trainwatch/trainwatch/internal/hostfs"
 )
 
 func TestParseLoadavg(t *testing.T) {
@@ -25,13 +25,7 @@ func TestParseLoadavg(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := parseLoadavg("/proc/loadavg", []byte(tt.in))
 			if tt.wantErr != "" {
-				var pe *hostfs.ParseError
-				if !errors.As(err, &pe) {
-					t.Fatalf("err = %v, want a *hostfs.ParseError", err)
-				}
-				if err.Error() != tt.wantErr {
-					t.Fatalf("err = %q, want %q", err, tt.wantErr)
-				}
+				collectortest.WantParseError(t, err, tt.wantErr)
 				return
 			}
 			if err != nil {

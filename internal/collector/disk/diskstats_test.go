@@ -67,13 +67,7 @@ func TestParseDiskstats(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			got, _, err := parseDiskstats("/proc/diskstats", []byte(tt.in), nil, nil)
 			if tt.wantErr != "" {
-				var pe *hostfs.ParseError
-				if !errors.As(err, &pe) {
-					t.Fatalf("err = %v, want a *hostfs.ParseError", err)
-				}
-				if err.Error() != tt.wantErr {
-					t.Fatalf("err = %q, want %q", err, tt.wantErr)
-				}
+				collectortest.WantParseError(t, err, tt.wantErr)
 				return
 			}
 			if err != nil {

@@ -1,8 +1,9 @@
 package filesystem
 
 import (
-	"errors"
 	"testing"
+
+	"github.com/trainwatch/trainwatch/internal/collector/collectortest"
 
 	"github.com/trainwatch/trainwatch/internal/hostfs"
 )
@@ -93,13 +94,7 @@ func TestParseMountLine(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := parseAll("/proc/1/mountinfo", tt.in)
 			if tt.wantErr != "" {
-				var pe *hostfs.ParseError
-				if !errors.As(err, &pe) {
-					t.Fatalf("err = %v, want a *hostfs.ParseError", err)
-				}
-				if err.Error() != tt.wantErr {
-					t.Fatalf("err = %q, want %q", err, tt.wantErr)
-				}
+				collectortest.WantParseError(t, err, tt.wantErr)
 				return
 			}
 			if err != nil {

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/trainwatch/trainwatch/internal/collector/collectortest"
+
 	"github.com/trainwatch/trainwatch/internal/collector"
 	"github.com/trainwatch/trainwatch/internal/hostfs"
 )
@@ -69,13 +71,7 @@ func TestParseMeminfo(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			got, _, err := parseMeminfo("/proc/meminfo", []byte(tt.in), nil, nil)
 			if tt.wantErr != "" {
-				var pe *hostfs.ParseError
-				if !errors.As(err, &pe) {
-					t.Fatalf("err = %v, want a *hostfs.ParseError", err)
-				}
-				if err.Error() != tt.wantErr {
-					t.Fatalf("err = %q, want %q", err, tt.wantErr)
-				}
+				collectortest.WantParseError(t, err, tt.wantErr)
 				return
 			}
 			if err != nil {

@@ -44,6 +44,20 @@ type Options struct {
 	Job, Instance string
 	// Logger receives the store's and the TSDB's logs. Default: discard.
 	Logger *slog.Logger
+	// OnCommit, when set, is called after each successful commit with every
+	// sample the commit appended (staleness markers included), in append
+	// order. The slice is reused by the next Consume: copy what you keep.
+	// It runs on the collection loop, so it must be quick.
+	OnCommit func(batch []Appended)
+}
+
+// Appended is one sample that a commit wrote: the full label set of its
+// series (job and instance included), its timestamp in milliseconds and its
+// value. Labels are shared with the store's cache and must not be modified.
+type Appended struct {
+	Labels labels.Labels
+	T      int64
+	V      float64
 }
 
 // Stats counts what happened to appended samples since Open. Its fields
@@ -92,6 +106,9 @@ type Store struct {
 	lb     *labels.Builder
 	stats  Stats
 	logged map[string]bool // append error kinds already logged
+
+	onCommit func([]Appended)
+	batch    []Appended
 }
 
 // tsdbOptions maps Options onto the TSDB's options.
@@ -139,6 +156,7 @@ func Open(o Options) (*Store, error) {
 		seen:     make(map[storage.SeriesRef]struct{}),
 		lb:       labels.NewBuilder(labels.EmptyLabels()),
 		logged:   make(map[string]bool),
+		onCommit: o.OnCommit,
 	}, nil
 }
 
@@ -194,6 +212,7 @@ func (s *Store) Consume(ctx context.Context, snap *collector.Snapshot) {
 	defer s.mu.Unlock()
 	s.tick++
 	clear(s.seen)
+	s.batch = s.batch[:0]
 	ts := snap.Time.UnixMilli()
 	app := s.db.Appender(ctx)
 	for _, f := range snap.Families {
@@ -222,12 +241,24 @@ func (s *Store) Consume(ctx context.Context, snap *collector.Snapshot) {
 		}
 		s.stats.StaleMarkers++
 		s.stats.SamplesAppended++
+		s.record(e.lset, ts, math.Float64frombits(value.StaleNaN))
 	}
 	s.stats.Series = len(s.cache)
 	s.stats.Commits++
 	if err := app.Commit(); err != nil {
 		s.stats.CommitErrors++
 		s.logger.Error("committing snapshot to TSDB failed", "err", err)
+		return
+	}
+	if s.onCommit != nil && len(s.batch) > 0 {
+		s.onCommit(s.batch)
+	}
+}
+
+// record remembers an appended sample for OnCommit.
+func (s *Store) record(lset labels.Labels, t int64, v float64) {
+	if s.onCommit != nil {
+		s.batch = append(s.batch, Appended{Labels: lset, T: t, V: v})
 	}
 }
 
@@ -304,6 +335,7 @@ func (s *Store) append(app storage.Appender, f *collector.Family, smp *collector
 	e.ref = ref
 	s.seen[ref] = struct{}{}
 	s.stats.SamplesAppended++
+	s.record(e.lset, ts, v)
 }
 
 // buildLabels returns the sorted label set of a series. Labels named job or

@@ -10,13 +10,22 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
 
 // Prometheus is a real Prometheus server started for a test.
 type Prometheus struct {
+	// URL is the server's base URL, http://127.0.0.1:PORT.
 	URL string
+
+	t    testing.TB
+	bin  string
+	args []string
+	log  string
+	cmd  *exec.Cmd
+	logf *os.File
 }
 
 // FreePort returns a free TCP port on the loopback interface.
@@ -35,8 +44,6 @@ func FreePort(t testing.TB) int {
 // is ready. It is stopped when the test ends.
 func StartPrometheus(t testing.TB, job string, interval time.Duration, targets ...string) *Prometheus {
 	t.Helper()
-	bin := LookPath(t, "prometheus")
-	dir := t.TempDir()
 	var quoted []string
 	for _, tg := range targets {
 		quoted = append(quoted, fmt.Sprintf("%q", tg))
@@ -50,44 +57,107 @@ scrape_configs:
     static_configs:
       - targets: [%s]
 `, interval, interval, job, interval, strings.Join(quoted, ", "))
+	return StartPrometheusWith(t, PrometheusOptions{Config: cfg})
+}
+
+// PrometheusOptions configures StartPrometheusWith.
+type PrometheusOptions struct {
+	// Config is the prometheus.yml text; empty means an empty configuration.
+	Config string
+	// DataDir is --storage.tsdb.path; empty means a fresh temporary one.
+	DataDir string
+	// Flags are extra command-line flags, such as
+	// --web.enable-remote-write-receiver.
+	Flags []string
+}
+
+// StartPrometheusWith starts the Debian prometheus binary with the given
+// configuration, data directory and flags on a free loopback port, and waits
+// until it is ready. It is stopped when the test ends; Stop and Start restart
+// it on the same port and data directory.
+func StartPrometheusWith(t testing.TB, o PrometheusOptions) *Prometheus {
+	t.Helper()
+	bin := LookPath(t, "prometheus")
+	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "prometheus.yml")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+	if err := os.WriteFile(cfgPath, []byte(o.Config), 0o644); err != nil {
 		t.Fatal(err)
+	}
+	data := o.DataDir
+	if data == "" {
+		data = filepath.Join(dir, "data")
 	}
 	port := FreePort(t)
-	cmd := exec.Command(bin,
-		"--config.file="+cfgPath,
-		"--storage.tsdb.path="+filepath.Join(dir, "data"),
-		fmt.Sprintf("--web.listen-address=127.0.0.1:%d", port),
-		"--log.level=warn",
-	)
-	logf, err := os.Create(filepath.Join(dir, "prometheus.log"))
-	if err != nil {
-		t.Fatal(err)
+	p := &Prometheus{
+		URL: fmt.Sprintf("http://127.0.0.1:%d", port),
+		t:   t,
+		bin: bin,
+		args: append([]string{
+			"--config.file=" + cfgPath,
+			"--storage.tsdb.path=" + data,
+			fmt.Sprintf("--web.listen-address=127.0.0.1:%d", port),
+			"--log.level=warn",
+		}, o.Flags...),
+		log: filepath.Join(dir, "prometheus.log"),
 	}
+	t.Cleanup(p.Stop)
+	p.Start()
+	return p
+}
+
+// Start starts a stopped Prometheus again and waits until it is ready.
+func (p *Prometheus) Start() {
+	p.t.Helper()
+	if p.cmd != nil {
+		return
+	}
+	logf, err := os.OpenFile(p.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	cmd := exec.Command(p.bin, p.args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
 		logf.Close()
-	})
-	p := &Prometheus{URL: fmt.Sprintf("http://127.0.0.1:%d", port)}
-	deadline := time.Now().Add(30 * time.Second)
+		p.t.Fatal(err)
+	}
+	p.cmd, p.logf = cmd, logf
+	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
 		if resp, err := http.Get(p.URL + "/-/ready"); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
-				return p
+				return
 			}
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	b, _ := os.ReadFile(filepath.Join(dir, "prometheus.log"))
-	t.Fatalf("prometheus not ready within 30s:\n%s", b)
-	return nil
+	b, _ := os.ReadFile(p.log)
+	p.t.Fatalf("prometheus not ready within 60s:\n%s", b)
+}
+
+// Stop stops Prometheus (SIGTERM, so it shuts down cleanly) and waits for it.
+func (p *Prometheus) Stop() {
+	if p.cmd == nil {
+		return
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = p.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-done
+	}
+	p.logf.Close()
+	p.cmd, p.logf = nil, nil
+}
+
+// Log returns what Prometheus has logged so far.
+func (p *Prometheus) Log() string {
+	b, _ := os.ReadFile(p.log)
+	return string(b)
 }
 
 // QueryResult is the data of an instant query.

@@ -85,6 +85,7 @@ Grafana dashboards work unchanged.`,
 		newServeCmd(),
 		newSummaryCmd(),
 		newRecordCmd(),
+		newQueryCmd(),
 		newVersionCmd(),
 	)
 	return root

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -19,6 +20,8 @@ import (
 	"github.com/trainwatch/trainwatch/internal/config"
 	"github.com/trainwatch/trainwatch/internal/jobs"
 	"github.com/trainwatch/trainwatch/internal/process"
+	"github.com/trainwatch/trainwatch/internal/promapi"
+	"github.com/trainwatch/trainwatch/internal/store"
 	"github.com/trainwatch/trainwatch/internal/summary"
 	"github.com/trainwatch/trainwatch/internal/web"
 )
@@ -88,6 +91,12 @@ func newServeCmd() *cobra.Command {
 		dataDir    string
 		interval   time.Duration
 		demoMode   bool
+		retTime    model.Duration
+		retSize    string
+		noHistory  bool
+		qTimeout   time.Duration
+		qSamples   int
+		qConc      int
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -95,7 +104,11 @@ func newServeCmd() *cobra.Command {
 		Long: `Run the agent. Every --interval it collects all metrics once, concurrently, each
 collector with its own deadline, and serves the result at /metrics (Prometheus text
 format or OpenMetrics), /api/v1/snapshot (JSON with rates computed), /-/healthy and
-/-/ready. It listens on loopback by default.`,
+/-/ready. Every tick is also written to an embedded Prometheus TSDB under --data-dir
+(write-ahead logged; kept for --retention.time and at most --retention.size), which
+the Prometheus HTTP API (/api/v1/query, /api/v1/query_range, /api/v1/series,
+/api/v1/labels, ...) answers from, so Grafana can use the agent as a Prometheus data
+source. It listens on loopback by default.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := loadConfig(cmd, configPath, func(c *config.Config) error {
@@ -110,6 +123,28 @@ format or OpenMetrics), /api/v1/snapshot (JSON with rates computed), /-/healthy 
 				}
 				if cmd.Flags().Changed("demo") {
 					c.Demo = demoMode
+				}
+				if cmd.Flags().Changed("retention.time") {
+					c.Storage.RetentionTime = retTime
+				}
+				if cmd.Flags().Changed("retention.size") {
+					sz, err := config.ParseByteSize(retSize)
+					if err != nil {
+						return fmt.Errorf("--retention.size: %w", err)
+					}
+					c.Storage.RetentionSize = sz
+				}
+				if cmd.Flags().Changed("no-history") {
+					c.Storage.Disable = noHistory
+				}
+				if cmd.Flags().Changed("query.timeout") {
+					c.Query.Timeout = model.Duration(qTimeout)
+				}
+				if cmd.Flags().Changed("query.max-samples") {
+					c.Query.MaxSamples = qSamples
+				}
+				if cmd.Flags().Changed("query.max-concurrency") {
+					c.Query.MaxConcurrency = qConc
 				}
 				return nil
 			})
@@ -126,6 +161,13 @@ format or OpenMetrics), /api/v1/snapshot (JSON with rates computed), /-/healthy 
 	cmd.Flags().StringVar(&listen, "listen", d.Listen, "HTTP listen address; a non-loopback address exposes the agent to the network")
 	cmd.Flags().StringVar(&dataDir, "data-dir", d.DataDir, "directory for history and state")
 	cmd.Flags().DurationVar(&interval, "interval", time.Duration(d.Interval), "collection interval")
+	retTime = model.Duration(store.DefaultRetentionTime)
+	cmd.Flags().Var(&retTime, "retention.time", "how long history is kept, e.g. 15d, 12h")
+	cmd.Flags().StringVar(&retSize, "retention.size", "0", "most disk the history may take, e.g. 10GB (base 2); 0: no cap")
+	cmd.Flags().BoolVar(&noHistory, "no-history", false, "keep no history: no TSDB, no /api/v1/query, no remote write")
+	cmd.Flags().DurationVar(&qTimeout, "query.timeout", promapi.DefaultTimeout, "longest a PromQL query may run")
+	cmd.Flags().IntVar(&qSamples, "query.max-samples", promapi.DefaultMaxSamples, "most samples a PromQL query may load at once (422 beyond)")
+	cmd.Flags().IntVar(&qConc, "query.max-concurrency", promapi.DefaultMaxConcurrent, "most PromQL queries evaluated at once (429 beyond)")
 	cmd.Flags().BoolVar(&demoMode, "demo", false, "simulate an 8 x H200 GPU training server (clearly marked as a demo); host metrics stay real")
 	return cmd
 }
@@ -138,28 +180,142 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, onListen
 	if err != nil {
 		return err
 	}
-	a := agent.New(runner, time.Duration(cfg.Interval), logger)
-	h := web.New(a, web.Options{
+	ln, err := web.Listen(cfg.Listen)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	var (
+		sinks []agent.Sink
+		api   *promapi.API
+		db    *store.Store
+		a     *agent.Agent
+	)
+	if !cfg.Storage.Disable {
+		db, err = store.Open(store.Options{
+			Dir:           cfg.DataDir,
+			RetentionTime: time.Duration(cfg.Storage.RetentionTime),
+			RetentionSize: int64(cfg.Storage.RetentionSize),
+			Job:           cfg.Storage.Job,
+			Instance:      instanceLabel(cfg.Storage.Instance, ln.Addr()),
+			Logger:        logger,
+		})
+		if err != nil {
+			return err
+		}
+		defer func() {
+			if cerr := db.Close(); cerr != nil {
+				logger.Error("closing history", "err", cerr)
+			}
+		}()
+		sinks = append(sinks, db)
+		api, err = promapi.New(promapi.Options{
+			Store:         db,
+			Logger:        logger,
+			Timeout:       time.Duration(cfg.Query.Timeout),
+			MaxSamples:    cfg.Query.MaxSamples,
+			MaxConcurrent: cfg.Query.MaxConcurrency,
+			Metadata:      func() []promapi.Metadata { return metadataOf(a.Latest()) },
+			ListenAddress: ln.Addr().String(),
+			Version:       version,
+			Flags: map[string]string{
+				"data-dir":          cfg.DataDir,
+				"retention.time":    model.Duration(db.RetentionTime()).String(),
+				"retention.size":    cfg.Storage.RetentionSize.String(),
+				"interval":          time.Duration(cfg.Interval).String(),
+				"listen":            cfg.Listen,
+				"query.timeout":     time.Duration(cfg.Query.Timeout).String(),
+				"query.max-samples": strconv.Itoa(cfg.Query.MaxSamples),
+			},
+		})
+		if err != nil {
+			return err
+		}
+	}
+	a = agent.New(runner, time.Duration(cfg.Interval), logger, sinks...)
+	opts := web.Options{
 		Logger:    logger,
 		Version:   version,
 		Summarize: func(prev, cur *collector.Snapshot) any { return summary.Compute(prev, cur) },
-	})
+	}
+	if api != nil {
+		opts.API = api
+	}
+	h := web.New(a, opts)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	loopDone := make(chan error, 1)
 	go func() { loopDone <- a.Run(ctx) }()
-	err = web.ListenAndServe(ctx, cfg.Listen, h, 5*time.Second, logger, func(addr net.Addr) {
-		logger.Info("trainwatch serving", "address", addr.String(), "interval", time.Duration(cfg.Interval), "collectors", len(runner.Names()))
-		if !isLoopback(addr) {
-			logger.Warn("listening on a non-loopback address: /metrics and the API are reachable from the network", "address", addr.String())
-		}
-		if onListen != nil {
-			onListen(addr)
-		}
-	})
+	addr := ln.Addr()
+	logger.Info("trainwatch serving", "address", addr.String(), "interval", time.Duration(cfg.Interval),
+		"collectors", len(runner.Names()), "history", historyDesc(cfg, db))
+	if !isLoopback(addr) {
+		logger.Warn("listening on a non-loopback address: /metrics and the API are reachable from the network", "address", addr.String())
+	}
+	if onListen != nil {
+		onListen(addr)
+	}
+	err = web.Serve(ctx, ln, h, 5*time.Second, logger)
 	cancel()
 	<-loopDone
 	return err
+}
+
+// historyDesc says where history goes, for the start-up log line.
+func historyDesc(cfg config.Config, db *store.Store) string {
+	if db == nil {
+		return "disabled"
+	}
+	return fmt.Sprintf("%s (retention %s)", db.Dir(), model.Duration(db.RetentionTime()))
+}
+
+// instanceLabel is the instance label stored series get: the configured
+// one, or HOSTNAME:PORT as a Prometheus scraping this agent by host name
+// would set.
+func instanceLabel(configured string, addr net.Addr) string {
+	if configured != "" {
+		return configured
+	}
+	port := "9835"
+	if ta, ok := addr.(*net.TCPAddr); ok {
+		port = strconv.Itoa(ta.Port)
+	}
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "localhost"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// metadataOf lists the metric families of the latest snapshot for
+// /api/v1/metadata.
+func metadataOf(st *agent.State) []promapi.Metadata {
+	if st == nil || st.Snapshot == nil {
+		return nil
+	}
+	out := make([]promapi.Metadata, 0, len(st.Snapshot.Families))
+	for _, f := range st.Snapshot.Families {
+		if f == nil || f.Desc == nil {
+			continue
+		}
+		out = append(out, promapi.Metadata{Name: f.Desc.Name, Type: metricType(f.Desc.Type), Help: f.Desc.Help})
+	}
+	return out
+}
+
+// metricType maps a collector value type to Prometheus' metadata type.
+func metricType(t collector.ValueType) model.MetricType {
+	switch t {
+	case collector.Counter:
+		return model.MetricTypeCounter
+	case collector.Gauge:
+		return model.MetricTypeGauge
+	case collector.Summary:
+		return model.MetricTypeSummary
+	case collector.Histogram:
+		return model.MetricTypeHistogram
+	}
+	return model.MetricTypeUnknown
 }
 
 func isLoopback(addr net.Addr) bool {

@@ -29,6 +29,9 @@ import (
 func startAgent(t *testing.T, cfg config.Config) string {
 	t.Helper()
 	cfg.Listen = "127.0.0.1:0"
+	if cfg.DataDir == config.Default().DataDir {
+		cfg.DataDir = t.TempDir() // never the user's history
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	addrc := make(chan net.Addr, 1)
 	done := make(chan error, 1)

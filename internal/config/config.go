@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/alecthomas/units"
 	"github.com/prometheus/common/model"
 	"gopkg.in/yaml.v3"
 
@@ -43,6 +44,10 @@ type Config struct {
 	// Processes configures per-process collection, process groups
 	// (process-exporter compatible) and training-job attribution.
 	Processes Processes `yaml:"processes"`
+	// Storage configures the embedded history (TSDB).
+	Storage Storage `yaml:"storage"`
+	// Query bounds the PromQL HTTP API.
+	Query Query `yaml:"query"`
 	// Demo replaces the GPU backends with a simulated 8 × H200 training
 	// server (serve --demo), clearly marked as such.
 	Demo bool `yaml:"demo"`
@@ -55,6 +60,69 @@ type Processes struct {
 	Disable bool `yaml:"disable"`
 	// Jobs configures training-job attribution.
 	Jobs jobs.Options `yaml:"jobs"`
+}
+
+// Storage configures the embedded TSDB under DataDir.
+type Storage struct {
+	// Disable turns history off: no TSDB, no query API, no remote write.
+	Disable bool `yaml:"disable"`
+	// RetentionTime is how long samples are kept (default 15d).
+	RetentionTime model.Duration `yaml:"retention_time"`
+	// RetentionSize caps the bytes the blocks take, e.g. "10GB" (base 2,
+	// as Prometheus' --storage.tsdb.retention.size); empty: no cap.
+	RetentionSize ByteSize `yaml:"retention_size"`
+	// Instance is the instance label of stored series; default
+	// HOSTNAME:PORT, as a Prometheus scraping this agent would set.
+	Instance string `yaml:"instance"`
+	// Job is the job label of stored series; default "trainwatch".
+	Job string `yaml:"job"`
+}
+
+// Query bounds the PromQL HTTP API.
+type Query struct {
+	// Timeout bounds one query's evaluation (default 2m).
+	Timeout model.Duration `yaml:"timeout"`
+	// MaxSamples bounds the samples one query may load (default 50,000,000).
+	MaxSamples int `yaml:"max_samples"`
+	// MaxConcurrency bounds the queries evaluated at once (default 20).
+	MaxConcurrency int `yaml:"max_concurrency"`
+}
+
+// ByteSize is a size in bytes written with a unit, such as 512MB or 10GB
+// (base 2: 1KB = 1024 bytes, as in Prometheus' flags).
+type ByteSize int64
+
+// ParseByteSize parses a size such as 512MB, 10GB or 1TB (base 2).
+func ParseByteSize(s string) (ByteSize, error) {
+	if s == "" || s == "0" {
+		return 0, nil
+	}
+	n, err := units.ParseBase2Bytes(s)
+	if err != nil {
+		return 0, fmt.Errorf("size %q: want a number with a unit, such as 512MB, 10GB or 1TB: %w", s, err)
+	}
+	if n < 0 {
+		return 0, fmt.Errorf("size %q: must not be negative", s)
+	}
+	return ByteSize(n), nil
+}
+
+// UnmarshalYAML parses a size with a unit.
+func (b *ByteSize) UnmarshalYAML(n *yaml.Node) error {
+	v, err := ParseByteSize(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %w", n.Line, err)
+	}
+	*b = v
+	return nil
+}
+
+// String formats the size the way ParseByteSize reads it.
+func (b ByteSize) String() string {
+	if b == 0 {
+		return "0"
+	}
+	return units.Base2Bytes(b).String()
 }
 
 // DefaultProcessInterval is how often all processes are scanned: one scan
@@ -136,6 +204,12 @@ func (c *Config) Validate() error {
 	}
 	if c.DataDir == "" {
 		return errors.New("data_dir: must not be empty")
+	}
+	if c.Storage.RetentionTime < 0 || (c.Storage.RetentionTime != 0 && time.Duration(c.Storage.RetentionTime) < time.Minute) {
+		return fmt.Errorf("storage.retention_time %s: must be at least 1m (or 0 for the default, 15d)", c.Storage.RetentionTime)
+	}
+	if c.Query.Timeout < 0 || c.Query.MaxSamples < 0 || c.Query.MaxConcurrency < 0 {
+		return errors.New("query: timeout, max_samples and max_concurrency must not be negative (0 means the default)")
 	}
 	return nil
 }

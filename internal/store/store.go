@@ -93,6 +93,7 @@ type entry struct {
 // Store writes snapshots into a TSDB. It implements agent.Sink.
 type Store struct {
 	db       *tsdb.DB
+	dbStats  *tsdb.DBStats
 	opts     *tsdb.Options
 	logger   *slog.Logger
 	job      string
@@ -142,12 +143,14 @@ func Open(o Options) (*Store, error) {
 		return nil, err
 	}
 	topts := tsdbOptions(o)
-	db, err := tsdb.Open(o.Dir, logger.With("component", "tsdb"), nil, topts, nil)
+	dbStats := tsdb.NewDBStats()
+	db, err := tsdb.Open(o.Dir, logger.With("component", "tsdb"), nil, topts, dbStats)
 	if err != nil {
 		return nil, fmt.Errorf("opening TSDB in data directory %s: %w", o.Dir, err)
 	}
 	return &Store{
 		db:       db,
+		dbStats:  dbStats,
 		opts:     topts,
 		logger:   logger,
 		job:      o.Job,
@@ -181,6 +184,55 @@ func checkWritable(dir string) error {
 // Queryable returns the store as a storage.Queryable for the PromQL engine
 // and the HTTP API.
 func (s *Store) Queryable() storage.Queryable { return s.db }
+
+// DB returns the TSDB itself, for the query API (which needs chunk queries,
+// exemplars and head statistics). Appends must go through Consume.
+func (s *Store) DB() *tsdb.DB { return s.db }
+
+// Dir returns the data directory.
+func (s *Store) Dir() string { return s.db.Dir() }
+
+// RetentionTime returns how long samples are kept.
+func (s *Store) RetentionTime() time.Duration {
+	return time.Duration(s.opts.RetentionDuration) * time.Millisecond
+}
+
+// RetentionSize returns the most bytes the blocks may take (0: no limit).
+func (s *Store) RetentionSize() int64 { return s.opts.MaxBytes }
+
+// Admin returns the TSDB's statistics and administration calls in the shape
+// the Prometheus HTTP API wants (its TSDBAdminStats interface).
+func (s *Store) Admin() *Admin { return &Admin{db: s.db, stats: s.dbStats} }
+
+// Admin adapts the TSDB to the Prometheus HTTP API's TSDBAdminStats.
+type Admin struct {
+	db    *tsdb.DB
+	stats *tsdb.DBStats
+}
+
+// CleanTombstones removes deleted data from disk.
+func (a *Admin) CleanTombstones() error { return a.db.CleanTombstones() }
+
+// Delete marks the matching series' samples between mint and maxt deleted.
+func (a *Admin) Delete(ctx context.Context, mint, maxt int64, ms ...*labels.Matcher) error {
+	return a.db.Delete(ctx, mint, maxt, ms...)
+}
+
+// Snapshot writes a consistent copy of the data into dir.
+func (a *Admin) Snapshot(dir string, withHead bool) error { return a.db.Snapshot(dir, withHead) }
+
+// Stats returns the head block's cardinality statistics.
+func (a *Admin) Stats(statsByLabelName string, limit int) (*tsdb.Stats, error) {
+	return a.db.Head().Stats(statsByLabelName, limit), nil
+}
+
+// WALReplayStatus reports the progress of the start-up WAL replay.
+func (a *Admin) WALReplayStatus() (tsdb.WALReplayStatus, error) {
+	return a.stats.Head.WALReplayStatus.GetWALReplayStatus(), nil
+}
+
+// BlockMetas lists the persisted blocks.
+func (a *Admin) BlockMetas() ([]tsdb.BlockMeta, error) { return a.db.BlockMetas(), nil }
 
 // Stats returns the append counters.
 func (s *Store) Stats() Stats {
@@ -223,6 +275,7 @@ func (s *Store) Consume(ctx context.Context, snap *collector.Snapshot) {
 			s.appendSample(app, f, &f.Samples[i], ts)
 		}
 	}
+	s.appendScrapeSeries(app, snap, ts)
 	// Staleness markers for the series that vanished.
 	for k, e := range s.cache {
 		if e.lastTick == s.tick {
@@ -260,6 +313,36 @@ func (s *Store) record(lset labels.Labels, t int64, v float64) {
 	if s.onCommit != nil {
 		s.batch = append(s.batch, Appended{Labels: lset, T: t, V: v})
 	}
+}
+
+// Scrape series a Prometheus server adds to every scrape, so that queries
+// and dashboards written for a scraped agent (up{job=...}) work here too.
+var (
+	upDesc            = collector.NewDesc("up", "1 if the target was scraped; here: 1 for every tick the agent stored.", collector.Gauge)
+	scrapeDurDesc     = collector.NewDesc("scrape_duration_seconds", "Duration of the collection tick.", collector.Gauge)
+	scrapeSamplesDesc = collector.NewDesc("scrape_samples_scraped", "Samples the tick collected.", collector.Gauge)
+)
+
+// appendScrapeSeries appends up, scrape_duration_seconds and
+// scrape_samples_scraped for the tick, as a scraping Prometheus would.
+func (s *Store) appendScrapeSeries(app storage.Appender, snap *collector.Snapshot, ts int64) {
+	n := 0
+	dur := math.NaN()
+	for _, f := range snap.Families {
+		if f == nil || f.Desc == nil {
+			continue
+		}
+		n += len(f.Samples)
+		if f.Desc.Name == "trainwatch_tick_duration_seconds" && len(f.Samples) == 1 {
+			dur = f.Samples[0].Value
+		}
+	}
+	one := collector.Sample{Value: 1}
+	s.append(app, &collector.Family{Desc: upDesc}, &one, upDesc.Name, "", "", "", ts, 1, false)
+	if !math.IsNaN(dur) {
+		s.append(app, &collector.Family{Desc: scrapeDurDesc}, &one, scrapeDurDesc.Name, "", "", "", ts, dur, false)
+	}
+	s.append(app, &collector.Family{Desc: scrapeSamplesDesc}, &one, scrapeSamplesDesc.Name, "", "", "", ts, float64(n), false)
 }
 
 // appendSample appends one collector sample, flattened into the series a

@@ -53,6 +53,9 @@ func readAll(t *testing.T, q storage.Queryable, name string) map[string][]point 
 	out := map[string][]point{}
 	for ss.Next() {
 		series := ss.At()
+		if n := series.Labels().Get(model.MetricNameLabel); name == ".+" && (n == "up" || strings.HasPrefix(n, "scrape_")) {
+			continue // the per-tick scrape series have their own test
+		}
 		it := series.Iterator(nil)
 		var pts []point
 		for it.Next() == chunkenc.ValFloat {
@@ -80,6 +83,25 @@ func fam(name string, typ collector.ValueType, labelNames []string, samples ...c
 
 func ms(t time.Time) int64 { return t.UnixMilli() }
 
+// TestScrapeSeries checks the series a scraping Prometheus would add:
+// up, scrape_duration_seconds (from the tick's duration) and
+// scrape_samples_scraped.
+func TestScrapeSeries(t *testing.T) {
+	s := openTest(t, "")
+	defer s.Close()
+	s.Consume(context.Background(), snap(base,
+		fam("trainwatch_tick_duration_seconds", collector.Gauge, nil, collector.Sample{Value: 0.25}),
+		fam("g", collector.Gauge, []string{"x"}, collector.Sample{LabelValues: []string{"a"}, Value: 1}, collector.Sample{LabelValues: []string{"b"}, Value: 2}),
+	))
+	got := readAll(t, s.Queryable(), "up|scrape_.+")
+	want := map[string][]point{
+		`{__name__="up", instance="node1:9400", job="trainwatch"}`:                      {{ms(base), 1}},
+		`{__name__="scrape_duration_seconds", instance="node1:9400", job="trainwatch"}`: {{ms(base), 0.25}},
+		`{__name__="scrape_samples_scraped", instance="node1:9400", job="trainwatch"}`:  {{ms(base), 3}},
+	}
+	comparePoints(t, got, want)
+}
+
 func TestConsumeRoundTrip(t *testing.T) {
 	s := openTest(t, "")
 	defer s.Close()
@@ -103,7 +125,8 @@ func TestConsumeRoundTrip(t *testing.T) {
 	}
 	comparePoints(t, got, want)
 	st := s.Stats()
-	if st.SamplesAppended != 9 || st.AppendErrors() != 0 || st.Commits != 3 || st.Series != 3 {
+	// 3 series + up + scrape_samples_scraped, 3 ticks.
+	if st.SamplesAppended != 15 || st.AppendErrors() != 0 || st.Commits != 3 || st.Series != 5 {
 		t.Errorf("stats = %+v", st)
 	}
 }
@@ -318,8 +341,9 @@ func TestAppendErrorsCounted(t *testing.T) {
 	s.Consume(context.Background(), snap(base.Add(time.Minute), f))
 	s.Consume(context.Background(), snap(base, f)) // goes back in time
 	st := s.Stats()
-	if st.OutOfOrder != 1 || st.AppendErrors() != 1 {
-		t.Errorf("stats = %+v, want one out-of-order error", st)
+	// g, up and scrape_samples_scraped all go back in time.
+	if st.OutOfOrder != 3 || st.AppendErrors() != 3 {
+		t.Errorf("stats = %+v, want three out-of-order errors", st)
 	}
 	s.Consume(context.Background(), nil) // no panic
 }
@@ -487,7 +511,7 @@ func TestOnCommit(t *testing.T) {
 	if calls != 3 {
 		t.Errorf("OnCommit called %d times, want 3", calls)
 	}
-	got := readAll(t, s.Queryable(), ".+")
+	got := readAll(t, s.Queryable(), "up_ish|up|scrape_.+")
 	if len(got) != len(seen) {
 		t.Fatalf("hook saw %d series, TSDB has %d", len(seen), len(got))
 	}

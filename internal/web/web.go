@@ -34,6 +34,8 @@ type Options struct {
 	Logger    *slog.Logger
 	// Version is shown on the index page.
 	Version string
+	// API, when set, serves the Prometheus HTTP API under /api/v1/.
+	API http.Handler
 }
 
 // Server is the agent's HTTP handler.
@@ -57,6 +59,9 @@ func New(src Source, opts Options) *Server {
 	s.mux.HandleFunc("GET /-/ready", s.ready)
 	s.mux.HandleFunc("GET /api/v1/snapshot", s.snapshot)
 	s.mux.HandleFunc("GET /{$}", s.index)
+	if opts.API != nil {
+		s.mux.Handle("/api/v1/", opts.API)
+	}
 	return s
 }
 
@@ -155,18 +160,34 @@ func writeJSONError(w http.ResponseWriter, code int, kind, msg string) {
 // within the given grace period. ready, when non-nil, receives the bound
 // address once listening.
 func ListenAndServe(ctx context.Context, addr string, h http.Handler, grace time.Duration, logger *slog.Logger, ready func(net.Addr)) error {
+	ln, err := Listen(addr)
+	if err != nil {
+		return err
+	}
+	if ready != nil {
+		ready(ln.Addr())
+	}
+	return Serve(ctx, ln, h, grace, logger)
+}
+
+// Listen opens the agent's TCP listener.
+func Listen(addr string) (net.Listener, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", addr, err)
+		return nil, fmt.Errorf("listen on %s: %w", addr, err)
 	}
+	return ln, nil
+}
+
+// Serve serves h on ln until ctx ends, then shuts down gracefully within
+// grace. It closes ln.
+func Serve(ctx context.Context, ln net.Listener, h http.Handler, grace time.Duration, logger *slog.Logger) error {
+	addr := ln.Addr().String()
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       time.Minute,
 		IdleTimeout:       2 * time.Minute,
-	}
-	if ready != nil {
-		ready(ln.Addr())
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

@@ -49,8 +49,9 @@ func loadConfig(cmd *cobra.Command, path string, apply func(*config.Config) erro
 }
 
 // newRunner builds the collector runner for a configuration: host, GPU
-// and (for the agent) self collectors. Call release when done.
-func newRunner(cfg config.Config, withSelf bool, logger *slog.Logger) (r *collector.Runner, release func(), err error) {
+// and (for the agent) self collectors, plus extra ones. Call release when
+// done.
+func newRunner(cfg config.Config, withSelf bool, logger *slog.Logger, extra ...collector.Collector) (r *collector.Runner, release func(), err error) {
 	cs, err := host.Collectors(cfg.Host)
 	if err != nil {
 		return nil, func() {}, usageError{fmt.Errorf("config: %w", err)}
@@ -77,6 +78,7 @@ func newRunner(cfg config.Config, withSelf bool, logger *slog.Logger) (r *collec
 		}
 		cs = append(cs, self)
 	}
+	cs = append(cs, extra...)
 	r, err = collector.NewRunner(collector.RunnerOptions{Timeout: cfg.EffectiveTimeout(), Logger: logger, Derivers: derivers}, cs...)
 	if err != nil {
 		return nil, release, fmt.Errorf("collectors: %w", err)
@@ -175,11 +177,6 @@ source. It listens on loopback by default.`,
 // serve runs the agent until ctx ends. onListen, when non-nil, is told the
 // bound address.
 func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, onListen func(net.Addr)) error {
-	runner, release, err := newRunner(cfg, true, logger)
-	defer release()
-	if err != nil {
-		return err
-	}
 	ln, err := web.Listen(cfg.Listen)
 	if err != nil {
 		return err
@@ -190,6 +187,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, onListen
 		api   *promapi.API
 		db    *store.Store
 		a     *agent.Agent
+		extra []collector.Collector
 	)
 	if !cfg.Storage.Disable {
 		db, err = store.Open(store.Options{
@@ -209,6 +207,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, onListen
 			}
 		}()
 		sinks = append(sinks, db)
+		extra = append(extra, db.Collector())
 		api, err = promapi.New(promapi.Options{
 			Store:         db,
 			Logger:        logger,
@@ -231,6 +230,11 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, onListen
 		if err != nil {
 			return err
 		}
+	}
+	runner, release, err := newRunner(cfg, true, logger, extra...)
+	defer release()
+	if err != nil {
+		return err
 	}
 	a = agent.New(runner, time.Duration(cfg.Interval), logger, sinks...)
 	opts := web.Options{

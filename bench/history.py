@@ -25,12 +25,13 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 
 QUERIES = [
     ("all host series, raw", '{job="trainwatch", __name__=~"node_.+"}'),
-    ("rate of every host counter", 'rate({job="trainwatch", __name__=~"node_.+_total"}[1m])'),
+    ("CPU rate per core and mode", 'rate(node_cpu_seconds_total[1m])'),
     ("CPU by mode", 'sum by (mode) (rate(node_cpu_seconds_total[1m]))'),
     ("memory available, 5m average", 'avg_over_time(node_memory_MemAvailable_bytes[5m])'),
     ("network receive rate per device", 'rate(node_network_receive_bytes_total[5m])'),
@@ -70,8 +71,12 @@ def mem(pid):
 def query_range(base, expr, start, end, step):
     data = urllib.parse.urlencode({"query": expr, "start": start, "end": end, "step": step}).encode()
     t0 = time.perf_counter()
-    with urllib.request.urlopen(base + "/api/v1/query_range", data=data, timeout=600) as r:
-        body = r.read()
+    try:
+        with urllib.request.urlopen(base + "/api/v1/query_range", data=data, timeout=600) as r:
+            body = r.read()
+    except urllib.error.HTTPError as e:
+        err = json.loads(e.read()).get("error", str(e))
+        return time.perf_counter() - t0, 0, f"HTTP {e.code}: {err}", 0
     dt = time.perf_counter() - t0
     doc = json.loads(body)
     if doc.get("status") != "success":

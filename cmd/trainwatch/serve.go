@@ -99,6 +99,7 @@ func newServeCmd() *cobra.Command {
 		qTimeout   time.Duration
 		qSamples   int
 		qConc      int
+		pprofOn    bool
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -145,6 +146,9 @@ source. It listens on loopback by default.`,
 				if cmd.Flags().Changed("query.max-samples") {
 					c.Query.MaxSamples = qSamples
 				}
+				if cmd.Flags().Changed("web.enable-pprof") {
+					c.Pprof = pprofOn
+				}
 				if cmd.Flags().Changed("query.max-concurrency") {
 					c.Query.MaxConcurrency = qConc
 				}
@@ -170,6 +174,7 @@ source. It listens on loopback by default.`,
 	cmd.Flags().DurationVar(&qTimeout, "query.timeout", promapi.DefaultTimeout, "longest a PromQL query may run")
 	cmd.Flags().IntVar(&qSamples, "query.max-samples", promapi.DefaultMaxSamples, "most samples a PromQL query may load at once (422 beyond)")
 	cmd.Flags().IntVar(&qConc, "query.max-concurrency", promapi.DefaultMaxConcurrent, "most PromQL queries evaluated at once (429 beyond)")
+	cmd.Flags().BoolVar(&pprofOn, "web.enable-pprof", false, "serve Go's profiler at /debug/pprof/ (for performance work; exposes internals)")
 	cmd.Flags().BoolVar(&demoMode, "demo", false, "simulate an 8 x H200 GPU training server (clearly marked as a demo); host metrics stay real")
 	return cmd
 }
@@ -241,6 +246,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, onListen
 		Logger:    logger,
 		Version:   version,
 		Summarize: func(prev, cur *collector.Snapshot) any { return summary.Compute(prev, cur) },
+		Pprof:     cfg.Pprof,
 	}
 	if api != nil {
 		opts.API = api

@@ -48,6 +48,8 @@ type Config struct {
 	Storage Storage `yaml:"storage"`
 	// Query bounds the PromQL HTTP API.
 	Query Query `yaml:"query"`
+	// Pprof serves Go's profiler at /debug/pprof/ (serve --web.enable-pprof).
+	Pprof bool `yaml:"pprof"`
 	// Demo replaces the GPU backends with a simulated 8 × H200 training
 	// server (serve --demo), clearly marked as such.
 	Demo bool `yaml:"demo"`

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"strings"
 	"time"
 
@@ -36,6 +37,8 @@ type Options struct {
 	Version string
 	// API, when set, serves the Prometheus HTTP API under /api/v1/.
 	API http.Handler
+	// Pprof serves Go's profiling endpoints under /debug/pprof/.
+	Pprof bool
 }
 
 // Server is the agent's HTTP handler.
@@ -61,6 +64,13 @@ func New(src Source, opts Options) *Server {
 	s.mux.HandleFunc("GET /{$}", s.index)
 	if opts.API != nil {
 		s.mux.Handle("/api/v1/", opts.API)
+	}
+	if opts.Pprof {
+		s.mux.HandleFunc("/debug/pprof/", pprof.Index)
+		s.mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		s.mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		s.mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		s.mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	}
 	return s
 }

@@ -85,7 +85,7 @@ Examples:
 				quiet := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 				data, err = promapi.EvalDir(ctx, dataDir, args[0], r, quiet)
 			} else {
-				data, err = queryAgent(ctx, agentURL, args[0], r)
+				data, err = queryAgent(ctx, agentURL, args[0], r, cmd.ErrOrStderr())
 			}
 			if err != nil {
 				var qe *promapi.QueryError
@@ -141,7 +141,8 @@ func parseQueryTime(s string) (time.Time, error) {
 }
 
 // queryAgent asks a running agent's /api/v1/query or /api/v1/query_range.
-func queryAgent(ctx context.Context, base, expr string, r promapi.Range) (json.RawMessage, error) {
+// The API's warnings go to stderr.
+func queryAgent(ctx context.Context, base, expr string, r promapi.Range, stderr io.Writer) (json.RawMessage, error) {
 	u, err := url.Parse(base)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, usagef("--url %q: want the agent's base URL, e.g. http://127.0.0.1:9835", base)
@@ -184,7 +185,7 @@ func queryAgent(ctx context.Context, base, expr string, r promapi.Range) (json.R
 		return nil, &promapi.QueryError{Type: env.ErrorType, Err: errors.New(env.Error)}
 	}
 	for _, w := range env.Warnings {
-		fmt.Fprintf(os.Stderr, "warning: %s\n", w)
+		fmt.Fprintf(stderr, "warning: %s\n", w)
 	}
 	return env.Data, nil
 }
@@ -339,7 +340,9 @@ func num(v float64) string {
 	return strconv.FormatFloat(v, 'g', 6, 64)
 }
 
-// sparkline draws vals in at most width cells of ▁..█ (mean per cell).
+// sparkline draws vals in at most width cells of ▁..█ (mean per cell),
+// scaled between the smallest and largest finite values: a cell whose mean
+// is +Inf draws █, one that is -Inf or NaN draws ▁.
 func sparkline(vals []float64, width int) string {
 	if len(vals) == 0 {
 		return ""
@@ -348,7 +351,12 @@ func sparkline(vals []float64, width int) string {
 		width = len(vals)
 	}
 	cells := make([]float64, width)
-	mn, _, mx, _ := stats(vals)
+	mn, mx := math.Inf(1), math.Inf(-1)
+	for _, v := range vals {
+		if !math.IsNaN(v) && !math.IsInf(v, 0) {
+			mn, mx = math.Min(mn, v), math.Max(mx, v)
+		}
+	}
 	for c := range cells {
 		lo, hi := c*len(vals)/width, (c+1)*len(vals)/width
 		sum := 0.0
@@ -361,9 +369,16 @@ func sparkline(vals []float64, width int) string {
 	runes := []rune(bars)
 	var b strings.Builder
 	for _, v := range cells {
+		f := 0.0 // 0..1 from the lowest to the highest bar
+		switch {
+		case math.IsInf(v, 1):
+			f = 1
+		case mx > mn:
+			f = (v - mn) / (mx - mn)
+		}
 		i := 0
-		if mx > mn && !math.IsNaN(v) {
-			i = int((v - mn) / (mx - mn) * float64(len(runes)-1))
+		if f > 0 { // false for NaN
+			i = int(math.Min(f, 1) * float64(len(runes)-1))
 		}
 		b.WriteRune(runes[i])
 	}

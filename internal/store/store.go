@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"math"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -20,6 +21,10 @@ import (
 	"github.com/prometheus/prometheus/model/value"
 	"github.com/prometheus/prometheus/storage"
 	"github.com/prometheus/prometheus/tsdb"
+	"github.com/prometheus/prometheus/tsdb/record"
+	"github.com/prometheus/prometheus/tsdb/tsdbutil"
+	"github.com/prometheus/prometheus/tsdb/wlog"
+	"github.com/prometheus/prometheus/util/compression"
 
 	"github.com/trainwatch/trainwatch/internal/collector"
 )
@@ -115,6 +120,9 @@ type Store struct {
 // tsdbOptions maps Options onto the TSDB's options.
 func tsdbOptions(o Options) *tsdb.Options {
 	t := tsdb.DefaultOptions()
+	// Prometheus' own default: snappy-compressed WAL records (about a third
+	// of the size for a host's series).
+	t.WALCompression = compression.Snappy
 	if o.RetentionTime > 0 {
 		t.RetentionDuration = o.RetentionTime.Milliseconds()
 	} else {
@@ -140,6 +148,9 @@ func Open(o Options) (*Store, error) {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	if err := checkWritable(o.Dir); err != nil {
+		return nil, err
+	}
+	if err := setAsideUnreplayableWAL(o.Dir, logger); err != nil {
 		return nil, err
 	}
 	topts := tsdbOptions(o)
@@ -177,6 +188,75 @@ func checkWritable(dir string) error {
 	rerr := os.Remove(name)
 	if err := errors.Join(cerr, rerr); err != nil {
 		return fmt.Errorf("data directory %s is not writable: %w (use --data-dir)", dir, err)
+	}
+	return nil
+}
+
+// setAsideUnreplayableWAL moves DIR/wal and DIR/chunks_head into a new
+// DIR/wal-damaged-* directory, with a warning, when the TSDB could not
+// replay the WAL: segment files missing at its start or in its middle, or a
+// corrupt checkpoint. The TSDB repairs torn and corrupt records in segments
+// itself, but on these it fails to open at every start (a crash loop) or,
+// for a corrupt checkpoint, deletes the segments and keeps losing new ones
+// at each restart. Moving both aside starts an empty head over the intact
+// blocks; the moved files are kept for inspection. It does nothing while
+// another process holds the directory's lock (tsdb.Open then reports that).
+func setAsideUnreplayableWAL(dir string, logger *slog.Logger) error {
+	walDir := filepath.Join(dir, "wal")
+	if _, err := os.Stat(walDir); err != nil {
+		return nil // no WAL yet, or tsdb.Open reports why it cannot be read
+	}
+	lock, err := tsdbutil.NewDirLocker(dir, "trainwatch", slog.New(slog.DiscardHandler), nil)
+	if err != nil || lock.Lock() != nil {
+		return nil
+	}
+	defer lock.Release()
+	damage := walDamage(walDir)
+	if damage == nil {
+		return nil
+	}
+	aside, err := os.MkdirTemp(dir, "wal-damaged-"+time.Now().UTC().Format("20060102T150405Z")+"-")
+	if err != nil {
+		return fmt.Errorf("data directory %s: moving the damaged write-ahead log aside: %w", dir, err)
+	}
+	for _, name := range []string{"wal", "chunks_head"} {
+		if err := os.Rename(filepath.Join(dir, name), filepath.Join(aside, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("data directory %s: moving the damaged write-ahead log aside: %w", dir, err)
+		}
+	}
+	logger.Warn("the write-ahead log cannot be replayed: moved it aside and starting with an empty one; samples not yet compacted into blocks are not loaded",
+		"err", damage, "moved_to", aside)
+	return nil
+}
+
+// walDamage says why the WAL in walDir cannot be replayed, or nil.
+func walDamage(walDir string) error {
+	first, last, err := wlog.Segments(walDir)
+	if err != nil {
+		return fmt.Errorf("WAL segments in %s: %w", walDir, err)
+	}
+	cpDir, cp, err := wlog.LastCheckpoint(walDir)
+	if errors.Is(err, record.ErrNotFound) {
+		cp = -1
+	} else if err != nil {
+		return fmt.Errorf("WAL checkpoint in %s: %w", walDir, err)
+	}
+	if last >= 0 && first > cp+1 {
+		return fmt.Errorf("WAL segments %d to %d are missing from %s", cp+1, first-1, walDir)
+	}
+	if cp < 0 {
+		return nil
+	}
+	sr, err := wlog.NewSegmentsReader(cpDir)
+	if err != nil {
+		return fmt.Errorf("WAL checkpoint %s: %w", cpDir, err)
+	}
+	defer sr.Close()
+	r := wlog.NewReader(sr)
+	for r.Next() {
+	}
+	if err := r.Err(); err != nil {
+		return fmt.Errorf("WAL checkpoint %s: %w", cpDir, err)
 	}
 	return nil
 }

@@ -144,6 +144,8 @@ def main():
             ta, tp = statistics.median(times["trainwatch"]), statistics.median(times["prometheus"])
             rows.append((name, expr, shape["trainwatch"], shape["prometheus"], ta, tp))
         peak = {"trainwatch": mem(agent.pid), "prometheus": mem(prom.pid)}
+        time.sleep(30)
+        after = {"trainwatch": mem(agent.pid), "prometheus": mem(prom.pid)}
     finally:
         for p in (agent, prom):
             p.terminate()
@@ -175,6 +177,7 @@ def main():
         "|---|---:|---:|",
         f"| RSS, steady, after {args.settle} s | {steady['trainwatch']['VmRSS']:.0f} | {steady['prometheus']['VmRSS']:.0f} |",
         f"| RSS after the queries | {peak['trainwatch']['VmRSS']:.0f} | {peak['prometheus']['VmRSS']:.0f} |",
+        f"| RSS 30 s after the queries | {after['trainwatch']['VmRSS']:.0f} | {after['prometheus']['VmRSS']:.0f} |",
         f"| peak RSS (VmHWM) | {peak['trainwatch']['VmHWM']:.0f} | {peak['prometheus']['VmHWM']:.0f} |",
         "",
         "trainwatch also collects every second while measured; Prometheus scrapes nothing.",

@@ -256,6 +256,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, onListen
 	defer cancel()
 	loopDone := make(chan error, 1)
 	go func() { loopDone <- a.Run(ctx) }()
+	go agent.ReturnFreeMemory(ctx, 10*time.Second, 64<<20, logger)
 	addr := ln.Addr()
 	logger.Info("trainwatch serving", "address", addr.String(), "interval", time.Duration(cfg.Interval),
 		"collectors", len(runner.Names()), "history", historyDesc(cfg, db))

@@ -63,7 +63,7 @@ def mem(pid):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
             k, _, v = line.partition(":")
-            if k in ("VmRSS", "VmHWM"):
+            if k in ("VmRSS", "VmHWM", "RssAnon", "RssFile"):
                 out[k] = int(v.split()[0]) / 1024
     return out
 
@@ -176,8 +176,10 @@ def main():
         "| memory (MiB) | trainwatch | prometheus |",
         "|---|---:|---:|",
         f"| RSS, steady, after {args.settle} s | {steady['trainwatch']['VmRSS']:.0f} | {steady['prometheus']['VmRSS']:.0f} |",
+        f"| of which anonymous / file-backed | {steady['trainwatch']['RssAnon']:.0f} / {steady['trainwatch']['RssFile']:.0f} | {steady['prometheus']['RssAnon']:.0f} / {steady['prometheus']['RssFile']:.0f} |",
         f"| RSS after the queries | {peak['trainwatch']['VmRSS']:.0f} | {peak['prometheus']['VmRSS']:.0f} |",
         f"| RSS 30 s after the queries | {after['trainwatch']['VmRSS']:.0f} | {after['prometheus']['VmRSS']:.0f} |",
+        f"| of which anonymous (heap) / file-backed (mmapped blocks, reclaimable) | {after['trainwatch']['RssAnon']:.0f} / {after['trainwatch']['RssFile']:.0f} | {after['prometheus']['RssAnon']:.0f} / {after['prometheus']['RssFile']:.0f} |",
         f"| peak RSS (VmHWM) | {peak['trainwatch']['VmHWM']:.0f} | {peak['prometheus']['VmHWM']:.0f} |",
         "",
         "trainwatch also collects every second while measured; Prometheus scrapes nothing.",

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -82,7 +83,7 @@ func fillHistory(ctx context.Context, cfg config.Config, duration, interval time
 		tracks[i] = make([]track, len(f.Samples))
 		for j, s := range f.Samples {
 			t := track{base: s.Value}
-			if prev != nil && j < len(prev.Samples) && equalStrings(prev.Samples[j].LabelValues, s.LabelValues) {
+			if prev != nil && j < len(prev.Samples) && slices.Equal(prev.Samples[j].LabelValues, s.LabelValues) {
 				t.step = s.Value - prev.Samples[j].Value
 			}
 			tracks[i][j] = t
@@ -147,16 +148,4 @@ func cloneSnapshot(s *collector.Snapshot) *collector.Snapshot {
 		c.Families[i] = nf
 	}
 	return c
-}
-
-func equalStrings(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

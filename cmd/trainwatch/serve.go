@@ -314,19 +314,13 @@ func metadataOf(st *agent.State) []promapi.Metadata {
 	return out
 }
 
-// metricType maps a collector value type to Prometheus' metadata type.
+// metricType maps a collector value type to Prometheus' metadata type:
+// the exposition format's name, but "unknown" for untyped.
 func metricType(t collector.ValueType) model.MetricType {
-	switch t {
-	case collector.Counter:
-		return model.MetricTypeCounter
-	case collector.Gauge:
-		return model.MetricTypeGauge
-	case collector.Summary:
-		return model.MetricTypeSummary
-	case collector.Histogram:
-		return model.MetricTypeHistogram
+	if t == collector.Untyped {
+		return model.MetricTypeUnknown
 	}
-	return model.MetricTypeUnknown
+	return model.MetricType(t.String())
 }
 
 func isLoopback(addr net.Addr) bool {

@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"syscall"
 	"time"
@@ -15,12 +17,14 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/trainwatch/trainwatch/internal/agent"
+	"github.com/trainwatch/trainwatch/internal/bytesize"
 	"github.com/trainwatch/trainwatch/internal/collector"
 	"github.com/trainwatch/trainwatch/internal/collector/host"
 	"github.com/trainwatch/trainwatch/internal/config"
 	"github.com/trainwatch/trainwatch/internal/jobs"
 	"github.com/trainwatch/trainwatch/internal/process"
 	"github.com/trainwatch/trainwatch/internal/promapi"
+	"github.com/trainwatch/trainwatch/internal/remotewrite"
 	"github.com/trainwatch/trainwatch/internal/store"
 	"github.com/trainwatch/trainwatch/internal/summary"
 	"github.com/trainwatch/trainwatch/internal/web"
@@ -131,7 +135,7 @@ source. It listens on loopback by default.`,
 					c.Storage.RetentionTime = retTime
 				}
 				if cmd.Flags().Changed("retention.size") {
-					sz, err := config.ParseByteSize(retSize)
+					sz, err := bytesize.Parse(retSize)
 					if err != nil {
 						return fmt.Errorf("--retention.size: %w", err)
 					}
@@ -195,7 +199,16 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, onListen
 		extra []collector.Collector
 	)
 	if !cfg.Storage.Disable {
+		writers, closeWriters, err := openRemoteWriters(cfg, logger)
+		if err != nil {
+			return err
+		}
+		defer closeWriters()
+		for _, w := range writers {
+			extra = append(extra, w)
+		}
 		db, err = store.Open(store.Options{
+			OnCommit:      fanOut(writers),
 			Dir:           cfg.DataDir,
 			RetentionTime: time.Duration(cfg.Storage.RetentionTime),
 			RetentionSize: int64(cfg.Storage.RetentionSize),
@@ -203,6 +216,10 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, onListen
 			Instance:      instanceLabel(cfg.Storage.Instance, ln.Addr()),
 			Logger:        logger,
 		})
+		var nw *store.NotWritableError
+		if errors.As(err, &nw) {
+			return usageError{err}
+		}
 		if err != nil {
 			return err
 		}
@@ -256,6 +273,11 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, onListen
 	defer cancel()
 	loopDone := make(chan error, 1)
 	go func() { loopDone <- a.Run(ctx) }()
+	for _, c := range extra {
+		if w, ok := c.(*remotewrite.Writer); ok {
+			go w.Run(ctx)
+		}
+	}
 	go agent.ReturnFreeMemory(ctx, 10*time.Second, 64<<20, logger)
 	addr := ln.Addr()
 	logger.Info("trainwatch serving", "address", addr.String(), "interval", time.Duration(cfg.Interval),
@@ -270,6 +292,41 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, onListen
 	cancel()
 	<-loopDone
 	return err
+}
+
+// openRemoteWriters opens one remote-write queue per configured remote,
+// under DATA_DIR/remote_write/NAME. closeAll flushes and closes them.
+func openRemoteWriters(cfg config.Config, logger *slog.Logger) (ws []*remotewrite.Writer, closeAll func(), err error) {
+	closeAll = func() {
+		for _, w := range ws {
+			if err := w.Close(); err != nil {
+				logger.Error("closing remote write queue", "remote", w.RemoteName(), "err", err)
+			}
+		}
+	}
+	for _, rc := range cfg.RemoteWrite {
+		rc.SetDefaults()
+		w, err := remotewrite.Open(rc, filepath.Join(cfg.DataDir, "remote_write", rc.Name), logger, remotewrite.WithVersion(version))
+		if err != nil {
+			closeAll()
+			return nil, func() {}, fmt.Errorf("remote_write %q: %w", rc.Name, err)
+		}
+		logger.Info("remote write", "remote", rc.Name, "url", rc.URL, "queue", filepath.Join(cfg.DataDir, "remote_write", rc.Name))
+		ws = append(ws, w)
+	}
+	return ws, closeAll, nil
+}
+
+// fanOut hands each commit to every remote-write queue (nil for none).
+func fanOut(ws []*remotewrite.Writer) func([]store.Appended) {
+	if len(ws) == 0 {
+		return nil
+	}
+	return func(batch []store.Appended) {
+		for _, w := range ws {
+			w.Enqueue(batch)
+		}
+	}
 }
 
 // historyDesc says where history goes, for the start-up log line.

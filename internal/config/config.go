@@ -12,15 +12,16 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/alecthomas/units"
 	"github.com/prometheus/common/model"
 	"gopkg.in/yaml.v3"
 
+	"github.com/trainwatch/trainwatch/internal/bytesize"
 	"github.com/trainwatch/trainwatch/internal/collector/host"
 	"github.com/trainwatch/trainwatch/internal/gpu/amdgpu"
 	"github.com/trainwatch/trainwatch/internal/gpu/nvmlgpu"
 	"github.com/trainwatch/trainwatch/internal/jobs"
 	"github.com/trainwatch/trainwatch/internal/process"
+	"github.com/trainwatch/trainwatch/internal/remotewrite"
 )
 
 // DefaultListen is the agent's default address: loopback only, so nothing
@@ -48,6 +49,9 @@ type Config struct {
 	Storage Storage `yaml:"storage"`
 	// Query bounds the PromQL HTTP API.
 	Query Query `yaml:"query"`
+	// RemoteWrite sends every stored sample to Prometheus-compatible
+	// receivers (remote_write 1.0), each through its own disk queue.
+	RemoteWrite []remotewrite.Config `yaml:"remote_write"`
 	// Pprof serves Go's profiler at /debug/pprof/ (serve --web.enable-pprof).
 	Pprof bool `yaml:"pprof"`
 	// Demo replaces the GPU backends with a simulated 8 × H200 training
@@ -72,7 +76,7 @@ type Storage struct {
 	RetentionTime model.Duration `yaml:"retention_time"`
 	// RetentionSize caps the bytes the blocks take, e.g. "10GB" (base 2,
 	// as Prometheus' --storage.tsdb.retention.size); empty: no cap.
-	RetentionSize ByteSize `yaml:"retention_size"`
+	RetentionSize bytesize.Size `yaml:"retention_size"`
 	// Instance is the instance label of stored series; default
 	// HOSTNAME:PORT, as a Prometheus scraping this agent would set.
 	Instance string `yaml:"instance"`
@@ -88,43 +92,6 @@ type Query struct {
 	MaxSamples int `yaml:"max_samples"`
 	// MaxConcurrency bounds the queries evaluated at once (default 20).
 	MaxConcurrency int `yaml:"max_concurrency"`
-}
-
-// ByteSize is a size in bytes written with a unit, such as 512MB or 10GB
-// (base 2: 1KB = 1024 bytes, as in Prometheus' flags).
-type ByteSize int64
-
-// ParseByteSize parses a size such as 512MB, 10GB or 1TB (base 2).
-func ParseByteSize(s string) (ByteSize, error) {
-	if s == "" || s == "0" {
-		return 0, nil
-	}
-	n, err := units.ParseBase2Bytes(s)
-	if err != nil {
-		return 0, fmt.Errorf("size %q: want a number with a unit, such as 512MB, 10GB or 1TB: %w", s, err)
-	}
-	if n < 0 {
-		return 0, fmt.Errorf("size %q: must not be negative", s)
-	}
-	return ByteSize(n), nil
-}
-
-// UnmarshalYAML parses a size with a unit.
-func (b *ByteSize) UnmarshalYAML(n *yaml.Node) error {
-	v, err := ParseByteSize(n.Value)
-	if err != nil {
-		return fmt.Errorf("line %d: %w", n.Line, err)
-	}
-	*b = v
-	return nil
-}
-
-// String formats the size the way ParseByteSize reads it.
-func (b ByteSize) String() string {
-	if b == 0 {
-		return "0"
-	}
-	return units.Base2Bytes(b).String()
 }
 
 // DefaultProcessInterval is how often all processes are scanned: one scan
@@ -209,6 +176,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Storage.RetentionTime < 0 || (c.Storage.RetentionTime != 0 && time.Duration(c.Storage.RetentionTime) < time.Minute) {
 		return fmt.Errorf("storage.retention_time %s: must be at least 1m (or 0 for the default, 15d)", c.Storage.RetentionTime)
+	}
+	if err := remotewrite.ValidateAll(c.RemoteWrite); err != nil {
+		return err
+	}
+	if len(c.RemoteWrite) > 0 && c.Storage.Disable {
+		return errors.New("remote_write: needs history, but storage.disable is true (or --no-history was given); remote write sends what the history stores")
 	}
 	if c.Query.Timeout < 0 || c.Query.MaxSamples < 0 || c.Query.MaxConcurrency < 0 {
 		return errors.New("query: timeout, max_samples and max_concurrency must not be negative (0 means the default)")

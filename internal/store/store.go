@@ -174,20 +174,33 @@ func Open(o Options) (*Store, error) {
 	}, nil
 }
 
+// NotWritableError says the data directory cannot be created or written:
+// a configuration problem (--data-dir), not a damaged database.
+type NotWritableError struct {
+	Dir string
+	Err error
+}
+
+func (e *NotWritableError) Error() string {
+	return fmt.Sprintf("data directory %s is not writable: %v (use --data-dir)", e.Dir, e.Err)
+}
+
+func (e *NotWritableError) Unwrap() error { return e.Err }
+
 // checkWritable creates dir and proves a file can be written in it.
 func checkWritable(dir string) error {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return fmt.Errorf("data directory %s is not writable: %w (use --data-dir)", dir, err)
+		return &NotWritableError{dir, err}
 	}
 	f, err := os.CreateTemp(dir, ".trainwatch-write-test-*")
 	if err != nil {
-		return fmt.Errorf("data directory %s is not writable: %w (use --data-dir)", dir, err)
+		return &NotWritableError{dir, err}
 	}
 	name := f.Name()
 	cerr := f.Close()
 	rerr := os.Remove(name)
 	if err := errors.Join(cerr, rerr); err != nil {
-		return fmt.Errorf("data directory %s is not writable: %w (use --data-dir)", dir, err)
+		return &NotWritableError{dir, err}
 	}
 	return nil
 }

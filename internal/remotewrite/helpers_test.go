@@ -1,7 +1,6 @@
 package remotewrite
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -21,29 +20,12 @@ import (
 	"github.com/prometheus/prometheus/prompb"
 
 	"github.com/trainwatch/trainwatch/internal/store"
+	"github.com/trainwatch/trainwatch/internal/testenv"
 )
 
-// logBuffer is a concurrency-safe log sink for asserting on warnings.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
 // newLogger returns a logger writing to the test log and to a buffer.
-func newLogger(t testing.TB) (*slog.Logger, *logBuffer) {
-	lb := &logBuffer{}
+func newLogger(t testing.TB) (*slog.Logger, *testenv.LogBuffer) {
+	lb := &testenv.LogBuffer{}
 	return slog.New(slog.NewTextHandler(io.MultiWriter(lb, t.Output()), &slog.HandlerOptions{Level: slog.LevelDebug})), lb
 }
 

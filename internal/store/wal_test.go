@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,34 +17,16 @@ import (
 	"github.com/prometheus/prometheus/tsdb/wlog"
 
 	"github.com/trainwatch/trainwatch/internal/collector"
+	"github.com/trainwatch/trainwatch/internal/testenv"
 )
 
 // walSeries is the series the WAL tests write: c_total = i at tick i.
 const walSeries = `{__name__="c_total", instance="node1:9400", job="trainwatch"}`
 
-// logBuffer collects a store's log lines; the TSDB logs from its own
-// goroutines, so writes and reads are locked.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // openLogged opens the store in dir with its log captured.
-func openLogged(t *testing.T, dir string) (*Store, *logBuffer, error) {
+func openLogged(t *testing.T, dir string) (*Store, *testenv.LogBuffer, error) {
 	t.Helper()
-	var buf logBuffer
+	var buf testenv.LogBuffer
 	s, err := Open(Options{Dir: dir, Instance: "node1:9400", Logger: slog.New(slog.NewTextHandler(&buf, nil))})
 	return s, &buf, err
 }

@@ -3,10 +3,8 @@
 package nvmlgpu
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -15,6 +13,7 @@ import (
 
 	"github.com/trainwatch/trainwatch/internal/collector"
 	"github.com/trainwatch/trainwatch/internal/gpu/mockgpu"
+	"github.com/trainwatch/trainwatch/internal/testenv"
 )
 
 // fakeClock is a settable clock shared by the collector and the mock.
@@ -94,32 +93,12 @@ type noEvents struct{ mockgpu.Telemetry }
 
 func (noEvents) Events(time.Time) []mockgpu.Event { return nil }
 
-// logBuffer collects log records as text.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
-func (l *logBuffer) count(substr string) int { return strings.Count(l.String(), substr) }
-
 type rig struct {
 	t     testing.TB
 	srv   *server.Server
 	c     *Collector
 	clock *fakeClock
-	log   *logBuffer
+	log   *testenv.LogBuffer
 }
 
 // newRig returns a collector on a mock server of kind filled with tel.
@@ -131,7 +110,7 @@ func newRig(t testing.TB, kind string, tel mockgpu.Telemetry, edit func(*Config)
 	if prepare != nil {
 		prepare(srv)
 	}
-	lb := &logBuffer{}
+	lb := &testenv.LogBuffer{}
 	cfg := Config{Hostname: "testhost", Now: clock.Now,
 		Logger: slog.New(slog.NewTextHandler(lb, &slog.HandlerOptions{Level: slog.LevelInfo}))}
 	if edit != nil {

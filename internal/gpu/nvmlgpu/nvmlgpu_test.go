@@ -41,7 +41,7 @@ func TestGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			checkGolden(t, "static_"+kind+".golden", text)
-			if n := r.log.count("level=ERROR"); n != 0 {
+			if n := r.log.Count("level=ERROR"); n != 0 {
 				t.Errorf("errors logged:\n%s", r.log)
 			}
 		})
@@ -159,7 +159,7 @@ func TestFillCoversBackend(t *testing.T) {
 			if err := r.c.Close(); err != nil {
 				t.Fatal(err)
 			}
-			if n := r.log.count("panicked"); n != 0 {
+			if n := r.log.Count("panicked"); n != 0 {
 				t.Fatalf("the backend called methods Fill does not set:\n%s", r.log)
 			}
 		})
@@ -190,7 +190,7 @@ func TestUnfilledMethodIsCaught(t *testing.T) {
 			t.Fatalf("GPU 0 up = %v, want 1", got)
 		}
 	}
-	if n := r.log.count("GetPowerUsageFunc: method is nil"); n != 1 {
+	if n := r.log.Count("GetPowerUsageFunc: method is nil"); n != 1 {
 		t.Fatalf("panic logged %d times, want once:\n%s", n, r.log)
 	}
 }
@@ -243,7 +243,7 @@ func TestInitFailures(t *testing.T) {
 			if tc.noData {
 				want = 0
 			}
-			if n := r.log.count("level="); n != want {
+			if n := r.log.Count("level="); n != want {
 				t.Fatalf("logged %d times, want %d:\n%s", n, want, r.log)
 			}
 		})
@@ -350,7 +350,7 @@ func TestGPULostMidRun(t *testing.T) {
 	if probes[0] != probes[4] {
 		t.Fatalf("lost GPU queried every tick: GetUtilizationRates calls %v", probes)
 	}
-	if n := r.log.count("GPU is lost"); n != 1 {
+	if n := r.log.Count("GPU is lost"); n != 1 {
 		t.Fatalf("loss logged %d times, want once:\n%s", n, r.log)
 	}
 	tel.set(2, nil)
@@ -359,7 +359,7 @@ func TestGPULostMidRun(t *testing.T) {
 	if got := one(t, fams, "trainwatch_gpu_up", "gpu", "2"); got != 1 {
 		t.Fatalf("GPU 2 not back: up = %v", got)
 	}
-	if n := r.log.count("GPU answers again"); n != 1 {
+	if n := r.log.Count("GPU answers again"); n != 1 {
 		t.Fatalf("recovery logged %d times:\n%s", n, r.log)
 	}
 }
@@ -412,7 +412,7 @@ func TestHangingGPU(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if n := r.log.count("did not answer in time"); n != 1 {
+	if n := r.log.Count("did not answer in time"); n != 1 {
 		t.Fatalf("lateness logged %d times:\n%s", n, r.log)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/prometheus/prometheus/promql"
@@ -43,6 +44,9 @@ func EvalDir(ctx context.Context, dir, expr string, r Range, logger *slog.Logger
 	if _, err := os.Stat(dir); err != nil {
 		return nil, fmt.Errorf("data directory %s: %w (is it the agent's --data-dir?)", dir, err)
 	}
+	if !looksLikeTSDB(dir) {
+		return nil, fmt.Errorf("%s holds no history (no wal/ and no blocks): is it the agent's --data-dir?", dir)
+	}
 	sandbox, err := os.MkdirTemp("", "trainwatch-query-")
 	if err != nil {
 		return nil, fmt.Errorf("temporary directory for reading the WAL: %w", err)
@@ -55,6 +59,20 @@ func EvalDir(ctx context.Context, dir, expr string, r Range, logger *slog.Logger
 	defer db.Close()
 	q := storage.QueryableFunc(func(mint, maxt int64) (storage.Querier, error) { return db.Querier(mint, maxt) })
 	return Eval(ctx, q, expr, r)
+}
+
+// looksLikeTSDB reports whether dir has a WAL or at least one block.
+func looksLikeTSDB(dir string) bool {
+	if st, err := os.Stat(filepath.Join(dir, "wal")); err == nil && st.IsDir() {
+		return true
+	}
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		if _, err := os.Stat(filepath.Join(dir, e.Name(), "meta.json")); err == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // Eval evaluates expr over q with the API's engine defaults and returns the

@@ -33,9 +33,11 @@ import (
 	"github.com/prometheus/prometheus/promql/parser"
 	"github.com/prometheus/prometheus/rules"
 	"github.com/prometheus/prometheus/scrape"
+	"github.com/prometheus/prometheus/util/features"
 	"github.com/prometheus/prometheus/util/notifications"
 	v1 "github.com/prometheus/prometheus/web/api/v1"
 
+	"github.com/trainwatch/trainwatch/internal/bytesize"
 	"github.com/trainwatch/trainwatch/internal/store"
 )
 
@@ -124,6 +126,9 @@ func New(o Options) (*API, error) {
 	if o.Metadata == nil {
 		o.Metadata = func() []Metadata { return nil }
 	}
+	if o.Flags == nil {
+		o.Flags = map[string]string{} // Prometheus answers an object, never null
+	}
 	p := parser.NewParser(parser.Options{})
 	engine := promql.NewEngine(promql.EngineOpts{
 		Logger:               o.Logger.With("component", "query engine"),
@@ -170,7 +175,7 @@ func New(o Options) (*API, error) {
 		regexp.MustCompile(`^$`), // no CORS: an Origin header never matches
 		a.runtimeInfo,
 		a.buildInfo(),
-		func() []notifications.Notification { return nil },
+		func() []notifications.Notification { return []notifications.Notification{} },
 		func() (<-chan notifications.Notification, func(), bool) { return nil, func() {}, false },
 		reg,
 		reg,
@@ -180,7 +185,7 @@ func New(o Options) (*API, error) {
 		o.LookbackDelta,
 		false, false,
 		nil,
-		nil,
+		featureRegistry(p),
 		v1.OpenAPIOptions{Version: a.buildInfo().Version},
 		p,
 		false,
@@ -189,6 +194,14 @@ func New(o Options) (*API, error) {
 	a.router = route.New()
 	api.Register(a.router.WithPrefix("/api/v1"))
 	return a, nil
+}
+
+// featureRegistry lists the PromQL features this engine has, for
+// /api/v1/features (which the Prometheus 3 UI and tools read).
+func featureRegistry(p parser.Parser) features.Collector {
+	r := features.NewRegistry()
+	p.RegisterFeatures(r)
+	return r
 }
 
 // Engine returns the PromQL engine, for the rule manager.
@@ -278,7 +291,7 @@ func (a *API) runtimeInfo() (v1.RuntimeInfo, error) {
 	host, _ := os.Hostname()
 	ret := model.Duration(a.opts.Store.RetentionTime()).String()
 	if sz := a.opts.Store.RetentionSize(); sz > 0 {
-		ret += fmt.Sprintf(" or %d bytes", sz)
+		ret += " or " + bytesize.Size(sz).String()
 	}
 	return v1.RuntimeInfo{
 		StartTime:           a.started,

@@ -25,7 +25,7 @@ func TestUsageErrorsExitWithTwo(t *testing.T) {
 		{"bad listen", []string{"serve", "--listen", "nocolon"}, `listen "nocolon": want host:port`},
 		{"bad log level", []string{"version", "--log.level", "loud"}, `--log.level "loud"`},
 		{"bad color", []string{"summary", "--color", "sometimes"}, `--color "sometimes": want auto, always or never`},
-		{"bad retention size", []string{"serve", "--retention.size", "lots"}, `--retention.size: size "lots": want a number with a unit, such as 512MB`},
+		{"bad retention size", []string{"serve", "--retention.size", "lots"}, `--retention.size: size "lots": want bytes or a number with a unit, such as 512MB`},
 		{"bad retention time", []string{"serve", "--retention.time", "forever"}, `invalid argument "forever" for "--retention.time"`},
 		{"retention too short", []string{"serve", "--retention.time", "10s"}, "storage.retention_time 10s: must be at least 1m"},
 		{"negative query timeout", []string{"serve", "--query.timeout", "-1s"}, "query: timeout, max_samples and max_concurrency must not be negative"},

@@ -33,6 +33,8 @@ func TestIdleSkipIsExact(t *testing.T) {
 	}
 	out := filepath.Join(t.TempDir(), "out")
 	cmd := exec.Command(python, "-c", `import sys, os
+sys.stdout.write("ready\n")
+sys.stdout.flush()
 sys.stdin.readline()
 f = open(sys.argv[1], "w")
 f.write("x" * 8192)
@@ -83,14 +85,27 @@ sys.stdin.readline()
 		cp := *p
 		return &cp, append([]string(nil), reads...)
 	}
-	// Wait until it sleeps in readline (its run time stops moving).
+	childOut := bufio.NewReader(stdout)
+	if line, err := childOut.ReadString('\n'); err != nil || line != "ready\n" {
+		t.Fatalf("child: %q %v", line, err)
+	}
+	// Wait until it sleeps in readline: its run time stops moving for two
+	// scans in a row, 20 ms apart, while it is in state S.
 	var first *Proc
-	for i := 0; i < 50; i++ {
-		first, _ = scan()
-		if p, r := scan(); !contains(r, "status") {
-			first = p
-			break
+	for i, quiet := 0, 0; quiet < 2; i++ {
+		if i == 200 {
+			t.Fatal("the child never went to sleep in readline")
 		}
+		time.Sleep(20 * time.Millisecond)
+		p, r := scan()
+		if contains(r, "status") || p.State != 'S' {
+			quiet = 0
+			continue
+		}
+		if quiet == 0 {
+			first = p
+		}
+		quiet++
 	}
 	idle, r := scan()
 	if contains(r, "status") || contains(r, "io") || contains(r, "fd") {
@@ -103,7 +118,7 @@ sys.stdin.readline()
 	if _, err := io.WriteString(stdin, "go\n"); err != nil {
 		t.Fatal(err)
 	}
-	if line, err := bufio.NewReader(stdout).ReadString('\n'); err != nil || line != "written\n" {
+	if line, err := childOut.ReadString('\n'); err != nil || line != "written\n" {
 		t.Fatalf("child: %q %v", line, err)
 	}
 	after, r := scan()

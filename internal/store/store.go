@@ -401,6 +401,61 @@ func (s *Store) Consume(ctx context.Context, snap *collector.Snapshot) {
 	}
 }
 
+// AppendError reports samples a batch Append could not store.
+type AppendError struct {
+	// Rejected counts the samples the TSDB refused; First is the first
+	// refusal, with its series.
+	Rejected int
+	First    error
+}
+
+func (e *AppendError) Error() string {
+	return fmt.Sprintf("%d sample(s) not stored; first: %v", e.Rejected, e.First)
+}
+
+func (e *AppendError) Unwrap() error { return e.First }
+
+// Append writes samples that arrive from outside the collection loop
+// (pushed training metrics), each at its own timestamp, with one appender
+// and one commit, and hands them to OnCommit like a tick's. Labels must be
+// complete (job and instance included) and sorted. Samples the TSDB refuses
+// (out of order, too old) are counted as Consume counts them and reported
+// in an *AppendError; the others are stored.
+func (s *Store) Append(ctx context.Context, batch []Appended) error {
+	if len(batch) == 0 {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.batch = s.batch[:0]
+	app := s.db.Appender(ctx)
+	var ae *AppendError
+	for _, a := range batch {
+		if _, err := app.Append(0, a.Labels, a.T, a.V); err != nil {
+			s.appendError(err, a.Labels)
+			if ae == nil {
+				ae = &AppendError{First: fmt.Errorf("series %s at %d: %w", a.Labels, a.T, err)}
+			}
+			ae.Rejected++
+			continue
+		}
+		s.stats.SamplesAppended++
+		s.record(a.Labels, a.T, a.V)
+	}
+	s.stats.Commits++
+	if err := app.Commit(); err != nil {
+		s.stats.CommitErrors++
+		return fmt.Errorf("committing %d pushed samples: %w", len(batch), err)
+	}
+	if s.onCommit != nil && len(s.batch) > 0 {
+		s.onCommit(s.batch)
+	}
+	if ae != nil {
+		return ae
+	}
+	return nil
+}
+
 // record remembers an appended sample for OnCommit.
 func (s *Store) record(lset labels.Labels, t int64, v float64) {
 	if s.onCommit != nil {

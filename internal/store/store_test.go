@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -519,5 +520,38 @@ func TestOnCommit(t *testing.T) {
 		if fmt.Sprintf("%v", pts) != fmt.Sprintf("%v", seen[k]) {
 			t.Errorf("%s: TSDB %v, hook %v", k, pts, seen[k])
 		}
+	}
+}
+
+// TestAppend checks pushed samples: stored at their own times, handed to
+// OnCommit, refused ones (out of order) reported without losing the rest.
+func TestAppend(t *testing.T) {
+	var hooked int
+	s, err := Open(Options{Dir: t.TempDir(), Instance: "node1:9400", OnCommit: func(b []Appended) { hooked += len(b) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	lset := labels.FromStrings("__name__", "training_loss", "job", "mnist", "run", "r1")
+	other := labels.FromStrings("__name__", "learning_rate", "job", "mnist", "run", "r1")
+	if err := s.Append(ctx, []Appended{{lset, ms(base), 0.5}, {lset, ms(base.Add(time.Second)), math.NaN()}, {other, ms(base), 3e-4}}); err != nil {
+		t.Fatalf("Append: %v", err)
+	}
+	err = s.Append(ctx, []Appended{{lset, ms(base), 0.7}, {lset, ms(base.Add(2 * time.Second)), 0.25}})
+	var ae *AppendError
+	if !errors.As(err, &ae) || ae.Rejected != 1 || !errors.Is(err, storage.ErrOutOfOrderSample) && !errors.Is(err, storage.ErrDuplicateSampleForTimestamp) {
+		t.Fatalf("Append of an old sample = %v, want one refusal", err)
+	}
+	got := readAll(t, s.Queryable(), "training_loss")
+	pts := got[lset.String()]
+	if len(pts) != 3 || pts[0].V != 0.5 || !math.IsNaN(pts[1].V) || pts[2].V != 0.25 {
+		t.Errorf("training_loss = %v, want 0.5, NaN, 0.25", pts)
+	}
+	if hooked != 4 {
+		t.Errorf("OnCommit saw %d samples, want 4", hooked)
+	}
+	if err := s.Append(ctx, nil); err != nil {
+		t.Errorf("empty Append: %v", err)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -25,6 +26,7 @@ import (
 	"github.com/trainwatch/trainwatch/internal/process"
 	"github.com/trainwatch/trainwatch/internal/promapi"
 	"github.com/trainwatch/trainwatch/internal/remotewrite"
+	"github.com/trainwatch/trainwatch/internal/runs"
 	"github.com/trainwatch/trainwatch/internal/store"
 	"github.com/trainwatch/trainwatch/internal/summary"
 	"github.com/trainwatch/trainwatch/internal/web"
@@ -192,12 +194,15 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, onListen
 	}
 	defer ln.Close()
 	var (
-		sinks []agent.Sink
-		api   *promapi.API
-		db    *store.Store
-		a     *agent.Agent
-		extra []collector.Collector
+		sinks  []agent.Sink
+		api    *promapi.API
+		db     *store.Store
+		a      *agent.Agent
+		extra  []collector.Collector
+		reg    *runs.Registry
+		routes []web.Route
 	)
+	instance := instanceLabel(cfg.Storage.Instance, ln.Addr())
 	if !cfg.Storage.Disable {
 		writers, closeWriters, err := openRemoteWriters(cfg, logger)
 		if err != nil {
@@ -213,7 +218,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, onListen
 			RetentionTime: time.Duration(cfg.Storage.RetentionTime),
 			RetentionSize: int64(cfg.Storage.RetentionSize),
 			Job:           cfg.Storage.Job,
-			Instance:      instanceLabel(cfg.Storage.Instance, ln.Addr()),
+			Instance:      instance,
 			Logger:        logger,
 		})
 		var nw *store.NotWritableError
@@ -230,6 +235,21 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, onListen
 		}()
 		sinks = append(sinks, db)
 		extra = append(extra, db.Collector())
+		reg, err = runs.Open(runs.Options{
+			Dir:      filepath.Join(cfg.DataDir, "runs"),
+			Job:      cfg.Storage.Job,
+			Instance: instance,
+			Append:   db.Append,
+			Reserved: reservedName,
+			Logger:   logger,
+		})
+		if err != nil {
+			return err
+		}
+		extra = append(extra, reg.Collector())
+		for _, r := range reg.Routes() {
+			routes = append(routes, web.Route{Pattern: r.Pattern, Handler: r.Handler, Writes: r.Writes})
+		}
 		api, err = promapi.New(promapi.Options{
 			Store:         db,
 			Logger:        logger,
@@ -264,6 +284,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, onListen
 		Version:   version,
 		Summarize: func(prev, cur *collector.Snapshot) any { return summary.Compute(prev, cur) },
 		Pprof:     cfg.Pprof,
+		Routes:    routes,
 	}
 	if api != nil {
 		opts.API = api
@@ -279,6 +300,12 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, onListen
 		}
 	}
 	go agent.ReturnFreeMemory(ctx, 10*time.Second, 64<<20, logger)
+	saved := make(chan struct{})
+	if reg != nil {
+		go func() { reg.SaveEvery(ctx, 10*time.Second); close(saved) }()
+	} else {
+		close(saved)
+	}
 	addr := ln.Addr()
 	logger.Info("trainwatch serving", "address", addr.String(), "interval", time.Duration(cfg.Interval),
 		"collectors", len(runner.Names()), "history", historyDesc(cfg, db))
@@ -291,6 +318,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, onListen
 	err = web.Serve(ctx, ln, h, 5*time.Second, logger)
 	cancel()
 	<-loopDone
+	<-saved
 	return err
 }
 
@@ -327,6 +355,18 @@ func fanOut(ws []*remotewrite.Writer) func([]store.Appended) {
 			w.Enqueue(batch)
 		}
 	}
+}
+
+// reservedName reports the metric names that pushed and logged training
+// metrics must not take: the agent's own families and those a scraping
+// Prometheus adds.
+func reservedName(name string) bool {
+	for _, p := range []string{"node_", "DCGM_", "trainwatch_", "namedprocess_", "process_", "go_", "promhttp_", "scrape_"} {
+		if strings.HasPrefix(name, p) {
+			return true
+		}
+	}
+	return name == "up"
 }
 
 // historyDesc says where history goes, for the start-up log line.

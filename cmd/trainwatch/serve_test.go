@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -25,8 +26,23 @@ import (
 )
 
 // startAgent runs `serve` in-process on a free loopback port and returns its
-// base URL once it is ready.
+// base URL once it is ready. It stops when the test ends.
 func startAgent(t *testing.T, cfg config.Config) string {
+	t.Helper()
+	a := startAgentStoppable(t, cfg)
+	t.Cleanup(a.stop)
+	return a.base
+}
+
+// runningAgent is an in-process agent that a test can stop early.
+type runningAgent struct {
+	base string
+	stop func()
+}
+
+// startAgentStoppable is startAgent whose stop the caller runs (at most
+// once; it also runs when the test ends).
+func startAgentStoppable(t *testing.T, cfg config.Config) *runningAgent {
 	t.Helper()
 	cfg.Listen = "127.0.0.1:0"
 	if cfg.DataDir == config.Default().DataDir {
@@ -38,17 +54,21 @@ func startAgent(t *testing.T, cfg config.Config) string {
 	go func() {
 		done <- serve(ctx, cfg, slog.New(slog.DiscardHandler), func(a net.Addr) { addrc <- a })
 	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("serve returned %v on shutdown", err)
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("serve returned %v on shutdown", err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Error("serve did not shut down within 10s")
 			}
-		case <-time.After(10 * time.Second):
-			t.Error("serve did not shut down within 10s")
-		}
-	})
+		})
+	}
+	t.Cleanup(stop)
 	var base string
 	select {
 	case a := <-addrc:
@@ -64,13 +84,13 @@ func startAgent(t *testing.T, cfg config.Config) string {
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return base
+				return &runningAgent{base: base, stop: stop}
 			}
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Fatal("agent never became ready")
-	return ""
+	return nil
 }
 
 func get(t *testing.T, url string, header map[string]string) (*http.Response, []byte) {

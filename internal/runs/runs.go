@@ -436,10 +436,12 @@ func (r *Registry) Log(ctx context.Context, id string, entries []Entry) (int, er
 		entry Entry
 	}
 	accepted := make([]obs, 0, len(entries))
-	for _, e := range entries {
+	for i, e := range entries {
 		ms := e.TimeMs
 		if ms == 0 {
-			ms = now.UnixMilli()
+			// Untimed entries of one request are a millisecond apart and
+			// end now, so that they are all in the past when queried.
+			ms = now.UnixMilli() - int64(len(entries)-1-i)
 		}
 		if ms <= lastMs {
 			ms = lastMs + 1 // keep every series in time order

@@ -39,6 +39,17 @@ type Options struct {
 	API http.Handler
 	// Pprof serves Go's profiling endpoints under /debug/pprof/.
 	Pprof bool
+	// Routes are further handlers (runs API, pushes). Those marked Writes
+	// answer only clients on this machine (loopback) until authentication
+	// is configured.
+	Routes []Route
+}
+
+// Route is one extra handler with its ServeMux pattern.
+type Route struct {
+	Pattern string
+	Handler http.Handler
+	Writes  bool
 }
 
 // Server is the agent's HTTP handler.
@@ -65,6 +76,13 @@ func New(src Source, opts Options) *Server {
 	if opts.API != nil {
 		s.mux.Handle("/api/v1/", opts.API)
 	}
+	for _, r := range opts.Routes {
+		h := r.Handler
+		if r.Writes {
+			h = LocalWritesOnly(h)
+		}
+		s.mux.Handle(r.Pattern, h)
+	}
 	if opts.Pprof {
 		s.mux.HandleFunc("/debug/pprof/", pprof.Index)
 		s.mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
@@ -73,6 +91,24 @@ func New(src Source, opts Options) *Server {
 		s.mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	}
 	return s
+}
+
+// LocalWritesOnly refuses requests from other machines with 403: endpoints
+// that change state (pushes, run registration) must not be open to the
+// network without authentication.
+func LocalWritesOnly(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host, _, err := net.SplitHostPort(r.RemoteAddr)
+		ip := net.ParseIP(host)
+		if err != nil || ip == nil || !ip.IsLoopback() {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusForbidden)
+			fmt.Fprintf(w, `{"status":"error","error":%q}`+"\n",
+				"writes are accepted only from this machine (loopback) until authentication is configured; push from the training host itself, or through an SSH tunnel")
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // ServeHTTP implements http.Handler.

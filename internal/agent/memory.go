@@ -8,18 +8,23 @@ import (
 	"time"
 )
 
-// freeHeapMetric is the Go runtime's count of heap bytes that are free and
-// still held from the operating system.
-const freeHeapMetric = "/memory/classes/heap/free:bytes"
+// The Go runtime metrics ReturnFreeMemory reads: heap bytes free but still
+// held from the operating system, heap bytes in objects (live or garbage),
+// and the live heap at the end of the last collection.
+const (
+	freeHeapMetric    = "/memory/classes/heap/free:bytes"
+	heapObjectsMetric = "/memory/classes/heap/objects:bytes"
+	liveHeapMetric    = "/gc/heap/live:bytes"
+)
 
-// ReturnFreeMemory gives free heap memory back to the operating system
-// whenever more than threshold bytes of it are held, checking every period,
-// until ctx ends. A large query (a 24 h range over every series) can grow
-// the heap by hundreds of megabytes for a second; the Go runtime would keep
-// most of that resident until its next collection cycles, which on an
-// agent that allocates little can take many minutes.
+// ReturnFreeMemory collects and gives heap memory back to the operating
+// system whenever more than threshold bytes of it are free or garbage,
+// checking every period, until ctx ends. A large query (a 24 h range over
+// every series) can grow the heap by hundreds of megabytes for a second;
+// the Go runtime would keep that resident until its next collection, which
+// on an agent that allocates little can take many minutes.
 func ReturnFreeMemory(ctx context.Context, period time.Duration, threshold uint64, logger *slog.Logger) {
-	sample := []metrics.Sample{{Name: freeHeapMetric}}
+	sample := []metrics.Sample{{Name: freeHeapMetric}, {Name: heapObjectsMetric}, {Name: liveHeapMetric}}
 	t := time.NewTicker(period)
 	defer t.Stop()
 	for {
@@ -29,13 +34,20 @@ func ReturnFreeMemory(ctx context.Context, period time.Duration, threshold uint6
 		case <-t.C:
 		}
 		metrics.Read(sample)
-		if sample[0].Value.Kind() != metrics.KindUint64 {
-			return
+		for _, s := range sample {
+			if s.Value.Kind() != metrics.KindUint64 {
+				return
+			}
 		}
-		if free := sample[0].Value.Uint64(); free > threshold {
+		free, objects, live := sample[0].Value.Uint64(), sample[1].Value.Uint64(), sample[2].Value.Uint64()
+		garbage := uint64(0)
+		if objects > live {
+			garbage = objects - live
+		}
+		if free+garbage > threshold {
 			debug.FreeOSMemory()
 			if logger != nil {
-				logger.Debug("returned free heap memory to the OS", "free_bytes", free)
+				logger.Debug("returned free heap memory to the OS", "free_bytes", free, "garbage_bytes", garbage)
 			}
 		}
 	}

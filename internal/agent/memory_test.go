@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"runtime"
+	"runtime/debug"
 	"runtime/metrics"
 	"testing"
 	"time"
@@ -10,7 +11,7 @@ import (
 
 // TestReturnFreeMemory allocates and drops 256 MiB, then checks that the
 // free heap the runtime holds falls below the threshold within a few
-// periods.
+// periods; then the same without a collection (the garbage case).
 func TestReturnFreeMemory(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -35,4 +36,33 @@ func TestReturnFreeMemory(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Fatalf("free heap still %d bytes after 5 s", s[0].Value.Uint64())
+}
+
+// TestReturnGarbage drops 256 MiB without collecting: the garbage is
+// collected and returned within a few periods, so the heap in objects falls
+// back near the live heap.
+func TestReturnGarbage(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	runtime.GC()
+	old := debug.SetGCPercent(-1)              // no automatic collection
+	defer debug.SetGCPercent(old)
+	go ReturnFreeMemory(ctx, 20*time.Millisecond, 32<<20, nil)
+	blocks := make([][]byte, 256)
+	for i := range blocks {
+		blocks[i] = make([]byte, 1<<20)
+		blocks[i][0] = 1
+	}
+	runtime.KeepAlive(blocks)
+	blocks = nil
+	s := []metrics.Sample{{Name: heapObjectsMetric}}
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		metrics.Read(s)
+		if s[0].Value.Uint64() < 64<<20 {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("heap in objects still %d bytes after 5 s", s[0].Value.Uint64())
 }

@@ -45,7 +45,7 @@ func TestReturnGarbage(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	runtime.GC()
-	old := debug.SetGCPercent(-1)              // no automatic collection
+	old := debug.SetGCPercent(-1) // no automatic collection
 	defer debug.SetGCPercent(old)
 	go ReturnFreeMemory(ctx, 20*time.Millisecond, 32<<20, nil)
 	blocks := make([][]byte, 256)

@@ -299,7 +299,8 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, onListen
 			go w.Run(ctx)
 		}
 	}
-	go agent.ReturnFreeMemory(ctx, 10*time.Second, 64<<20, logger)
+	busy := func() bool { return api != nil && api.InFlight() > 0 }
+	go agent.ReturnFreeMemory(ctx, 10*time.Second, 64<<20, busy, logger)
 	saved := make(chan struct{})
 	if reg != nil {
 		go func() { reg.SaveEvery(ctx, 10*time.Second); close(saved) }()

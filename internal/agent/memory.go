@@ -22,8 +22,10 @@ const (
 // checking every period, until ctx ends. A large query (a 24 h range over
 // every series) can grow the heap by hundreds of megabytes for a second;
 // the Go runtime would keep that resident until its next collection, which
-// on an agent that allocates little can take many minutes.
-func ReturnFreeMemory(ctx context.Context, period time.Duration, threshold uint64, logger *slog.Logger) {
+// on an agent that allocates little can take many minutes. busy, when not
+// nil, defers the work while it reports true (a query is running: a forced
+// collection would only slow it down).
+func ReturnFreeMemory(ctx context.Context, period time.Duration, threshold uint64, busy func() bool, logger *slog.Logger) {
 	sample := []metrics.Sample{{Name: freeHeapMetric}, {Name: heapObjectsMetric}, {Name: liveHeapMetric}}
 	t := time.NewTicker(period)
 	defer t.Stop()
@@ -32,6 +34,9 @@ func ReturnFreeMemory(ctx context.Context, period time.Duration, threshold uint6
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		}
+		if busy != nil && busy() {
+			continue
 		}
 		metrics.Read(sample)
 		for _, s := range sample {

@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -15,7 +16,7 @@ import (
 func TestReturnFreeMemory(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go ReturnFreeMemory(ctx, 20*time.Millisecond, 32<<20, nil)
+	go ReturnFreeMemory(ctx, 20*time.Millisecond, 32<<20, nil, nil)
 
 	blocks := make([][]byte, 256)
 	for i := range blocks {
@@ -47,7 +48,7 @@ func TestReturnGarbage(t *testing.T) {
 	runtime.GC()
 	old := debug.SetGCPercent(-1) // no automatic collection
 	defer debug.SetGCPercent(old)
-	go ReturnFreeMemory(ctx, 20*time.Millisecond, 32<<20, nil)
+	go ReturnFreeMemory(ctx, 20*time.Millisecond, 32<<20, nil, nil)
 	blocks := make([][]byte, 256)
 	for i := range blocks {
 		blocks[i] = make([]byte, 1<<20)
@@ -65,4 +66,29 @@ func TestReturnGarbage(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Fatalf("heap in objects still %d bytes after 5 s", s[0].Value.Uint64())
+}
+
+// TestReturnFreeMemoryWaitsWhileBusy: nothing is collected while busy says
+// a query runs.
+func TestReturnFreeMemoryWaitsWhileBusy(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	runtime.GC()
+	old := debug.SetGCPercent(-1)
+	defer debug.SetGCPercent(old)
+	var calls atomic.Int64
+	busy := func() bool { calls.Add(1); return true }
+	go ReturnFreeMemory(ctx, 10*time.Millisecond, 32<<20, busy, nil)
+	blocks := make([][]byte, 128)
+	for i := range blocks {
+		blocks[i] = make([]byte, 1<<20)
+	}
+	runtime.KeepAlive(blocks)
+	blocks = nil
+	time.Sleep(200 * time.Millisecond)
+	s := []metrics.Sample{{Name: heapObjectsMetric}}
+	metrics.Read(s)
+	if calls.Load() == 0 || s[0].Value.Uint64() < 100<<20 {
+		t.Errorf("busy asked %d times; heap in objects %d bytes: collected while busy", calls.Load(), s[0].Value.Uint64())
+	}
 }

@@ -204,6 +204,9 @@ func featureRegistry(p parser.Parser) features.Collector {
 	return r
 }
 
+// InFlight returns how many queries are being evaluated now.
+func (a *API) InFlight() int { return len(a.slots) }
+
 // Engine returns the PromQL engine, for the rule manager.
 func (a *API) Engine() *promql.Engine { return a.engine }
 

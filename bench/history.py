@@ -118,8 +118,13 @@ def main():
     cfg = os.path.join(work, "prometheus.yml")
     with open(cfg, "w") as f:
         f.write("global: {}\n")
+    # The agent continues the filled series (instance HOSTNAME:9835, as
+    # fill-history labels them), as it would after a day of running.
+    tw_cfg = os.path.join(work, "trainwatch.yml")
+    with open(tw_cfg, "w") as f:
+        f.write(f"storage: {{instance: {json.dumps(socket.gethostname() + ':9835')}}}\n")
     logs = open(os.path.join(work, "logs.txt"), "w")
-    agent = subprocess.Popen([tw, "serve", "--data-dir", agent_dir, "--listen", f"127.0.0.1:{ap_port}",
+    agent = subprocess.Popen([tw, "serve", "--config", tw_cfg, "--data-dir", agent_dir, "--listen", f"127.0.0.1:{ap_port}",
                               "--interval", "1s", "--log.level", "warn"], stdout=logs, stderr=logs)
     prom = subprocess.Popen([args.prometheus, "--config.file", cfg, "--storage.tsdb.path", prom_dir,
                              "--web.listen-address", f"127.0.0.1:{pp_port}", "--log.level", "warn"],

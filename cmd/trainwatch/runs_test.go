@@ -111,7 +111,13 @@ func itoa(i int) string { return strconv.Itoa(i) }
 // single result's value, or "" when there is none.
 func instantValue(t *testing.T, base, expr string) string {
 	t.Helper()
-	_, b := get(t, base+"/api/v1/query?query="+url.QueryEscape(expr), nil)
+	return instantValueAt(t, base, expr, time.Now())
+}
+
+// instantValueAt is instantValue evaluated at a given time.
+func instantValueAt(t *testing.T, base, expr string, at time.Time) string {
+	t.Helper()
+	_, b := get(t, base+"/api/v1/query?query="+url.QueryEscape(expr)+"&time="+strconv.FormatFloat(float64(at.UnixMilli())/1000, 'f', 3, 64), nil)
 	var env struct {
 		Data struct {
 			Result []struct {

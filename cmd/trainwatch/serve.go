@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -25,6 +27,7 @@ import (
 	"github.com/trainwatch/trainwatch/internal/jobs"
 	"github.com/trainwatch/trainwatch/internal/process"
 	"github.com/trainwatch/trainwatch/internal/promapi"
+	"github.com/trainwatch/trainwatch/internal/push"
 	"github.com/trainwatch/trainwatch/internal/remotewrite"
 	"github.com/trainwatch/trainwatch/internal/runs"
 	"github.com/trainwatch/trainwatch/internal/store"
@@ -200,6 +203,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, onListen
 		a      *agent.Agent
 		extra  []collector.Collector
 		reg    *runs.Registry
+		gw     *push.Gateway
 		routes []web.Route
 	)
 	instance := instanceLabel(cfg.Storage.Instance, ln.Addr())
@@ -250,6 +254,30 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, onListen
 		for _, r := range reg.Routes() {
 			routes = append(routes, web.Route{Pattern: r.Pattern, Handler: r.Handler, Writes: r.Writes})
 		}
+		ttl := time.Duration(cfg.Push.TTL)
+		if ttl == 0 {
+			ttl = push.DefaultTTL
+		}
+		gw = push.New(push.Options{
+			TTL:               ttl,
+			MaxBodyBytes:      int64(cfg.Push.MaxBodyBytes),
+			MaxSeriesPerGroup: cfg.Push.MaxSeriesPerGroup,
+			MaxGroups:         cfg.Push.MaxGroups,
+			AllowTimestamps:   cfg.Push.AllowTimestamps,
+			Reserved:          reservedName,
+			Append:            db.Append,
+			OnPush:            reg.ObservePush,
+			Logger:            logger,
+		})
+		extra = append(extra, gw)
+		routes = append(routes,
+			web.Route{Pattern: "/metrics/job/", Handler: gw, Writes: true},
+			web.Route{Pattern: "/metrics/job@base64/", Handler: gw, Writes: true},
+			web.Route{Pattern: "GET /api/v1/push/groups", Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				_ = json.NewEncoder(w).Encode(map[string]any{"status": "success", "groups": gw.Groups()})
+			})},
+		)
 		api, err = promapi.New(promapi.Options{
 			Store:         db,
 			Logger:        logger,
@@ -286,6 +314,9 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, onListen
 		Pprof:     cfg.Pprof,
 		Routes:    routes,
 	}
+	if gw != nil {
+		opts.Extra = func() ([]*collector.Family, uint64) { return gw.Families(), gw.Generation() }
+	}
 	if api != nil {
 		opts.API = api
 	}
@@ -301,6 +332,9 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, onListen
 	}
 	busy := func() bool { return api != nil && api.InFlight() > 0 }
 	go agent.ReturnFreeMemory(ctx, 10*time.Second, 64<<20, busy, logger)
+	if gw != nil {
+		go expireGroups(ctx, gw, time.Minute)
+	}
 	saved := make(chan struct{})
 	if reg != nil {
 		go func() { reg.SaveEvery(ctx, 10*time.Second); close(saved) }()
@@ -354,6 +388,20 @@ func fanOut(ws []*remotewrite.Writer) func([]store.Appended) {
 	return func(batch []store.Appended) {
 		for _, w := range ws {
 			w.Enqueue(batch)
+		}
+	}
+}
+
+// expireGroups removes pushed groups past their TTL every period.
+func expireGroups(ctx context.Context, gw *push.Gateway, period time.Duration) {
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			gw.Expire(now)
 		}
 	}
 }

@@ -49,6 +49,8 @@ type Config struct {
 	Storage Storage `yaml:"storage"`
 	// Query bounds the PromQL HTTP API.
 	Query Query `yaml:"query"`
+	// Push configures the Pushgateway-compatible endpoints.
+	Push Push `yaml:"push"`
 	// RemoteWrite sends every stored sample to Prometheus-compatible
 	// receivers (remote_write 1.0), each through its own disk queue.
 	RemoteWrite []remotewrite.Config `yaml:"remote_write"`
@@ -82,6 +84,22 @@ type Storage struct {
 	Instance string `yaml:"instance"`
 	// Job is the job label of stored series; default "trainwatch".
 	Job string `yaml:"job"`
+}
+
+// Push configures the Pushgateway-compatible endpoints (/metrics/job/...).
+type Push struct {
+	// TTL removes a group this long after its last push (default 24h; a
+	// finished run should delete its group, as delete_from_gateway does).
+	TTL model.Duration `yaml:"ttl"`
+	// MaxBodyBytes bounds a push body, also after gzip (default 16MiB).
+	MaxBodyBytes bytesize.Size `yaml:"max_body_bytes"`
+	// MaxSeriesPerGroup bounds one group (default 10000).
+	MaxSeriesPerGroup int `yaml:"max_series_per_group"`
+	// MaxGroups bounds the groups (default 10000).
+	MaxGroups int `yaml:"max_groups"`
+	// AllowTimestamps accepts samples with timestamps (the Pushgateway
+	// refuses them, and so does the agent by default).
+	AllowTimestamps bool `yaml:"allow_timestamps"`
 }
 
 // Query bounds the PromQL HTTP API.
@@ -182,6 +200,9 @@ func (c *Config) Validate() error {
 	}
 	if len(c.RemoteWrite) > 0 && c.Storage.Disable {
 		return errors.New("remote_write: needs history, but storage.disable is true (or --no-history was given); remote write sends what the history stores")
+	}
+	if c.Push.TTL < 0 || c.Push.MaxBodyBytes < 0 || c.Push.MaxSeriesPerGroup < 0 || c.Push.MaxGroups < 0 {
+		return errors.New("push: ttl, max_body_bytes, max_series_per_group and max_groups must not be negative (0 means the default)")
 	}
 	if c.Query.Timeout < 0 || c.Query.MaxSamples < 0 || c.Query.MaxConcurrency < 0 {
 		return errors.New("query: timeout, max_samples and max_concurrency must not be negative (0 means the default)")

@@ -13,12 +13,14 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/trainwatch/trainwatch/internal/agent"
 	"github.com/trainwatch/trainwatch/internal/collector"
+	"github.com/trainwatch/trainwatch/internal/exposition"
 )
 
 // Source is where the server gets the latest collected state.
@@ -39,6 +41,10 @@ type Options struct {
 	API http.Handler
 	// Pprof serves Go's profiling endpoints under /debug/pprof/.
 	Pprof bool
+	// Extra returns families served on /metrics after the tick's (pushed
+	// groups) and a generation that changes whenever they do. They are not
+	// part of the snapshot, so they are not stored twice.
+	Extra func() ([]*collector.Family, uint64)
 	// Routes are further handlers (runs API, pushes). Those marked Writes
 	// answer only clients on this machine (loopback) until authentication
 	// is configured.
@@ -57,6 +63,36 @@ type Server struct {
 	src  Source
 	opts Options
 	mux  *http.ServeMux
+
+	mergedMu sync.Mutex
+	merged   mergedCache
+}
+
+// mergedCache is the /metrics cache of a snapshot merged with the extra
+// families of one generation.
+type mergedCache struct {
+	snap  *collector.Snapshot
+	gen   uint64
+	cache *exposition.Cache
+}
+
+// cacheFor returns the exposition cache to serve for st: the tick's own, or
+// the tick's merged with the extra families.
+func (s *Server) cacheFor(st *agent.State) *exposition.Cache {
+	if s.opts.Extra == nil {
+		return st.Cache
+	}
+	extra, gen := s.opts.Extra()
+	if len(extra) == 0 {
+		return st.Cache
+	}
+	s.mergedMu.Lock()
+	defer s.mergedMu.Unlock()
+	if s.merged.snap != st.Snapshot || s.merged.gen != gen || s.merged.cache == nil {
+		s.merged = mergedCache{snap: st.Snapshot, gen: gen,
+			cache: exposition.NewCache(collector.MergeFamilies(st.Snapshot.Families, extra))}
+	}
+	return s.merged.cache
 }
 
 // New returns the handler.
@@ -136,7 +172,7 @@ func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 	// The two text formats only; a protobuf-preferring scraper gets text.
 	format := expfmt.NegotiateAccept(r.Header, expfmt.NewFormat(expfmt.TypeOpenMetrics), expfmt.NewFormat(expfmt.TypeTextPlain))
 	gz := acceptsGzip(r)
-	body, err := st.Cache.Bytes(format, gz)
+	body, err := s.cacheFor(st).Bytes(format, gz)
 	if err != nil {
 		s.opts.Logger.Error("encoding metrics", "err", err)
 		http.Error(w, "encoding metrics: "+err.Error(), http.StatusInternalServerError)

@@ -1,0 +1,33 @@
+"""Pushes with prometheus_client exactly as training code does:
+push_to_gateway (PUT), pushadd_to_gateway (POST) and delete_from_gateway
+(DELETE), with grouping keys holding a space (quote_plus: "+"), a slash
+(sent @base64) and an empty value (sent as @base64/=)."""
+import sys
+
+from prometheus_client import (CollectorRegistry, Counter, Gauge, Histogram,
+                               Info, Summary, delete_from_gateway,
+                               push_to_gateway, pushadd_to_gateway)
+
+gw = sys.argv[1]
+key = {"run": "run 1", "path": "/data/imagenet", "empty": ""}
+
+reg = CollectorRegistry()
+Gauge("training_loss", "Training loss.", ["gpu"], registry=reg).labels("0").set(float("nan"))
+Counter("batches_processed", "Steps done.", registry=reg).inc(10)
+Gauge("grad_norm", "Gradient norm.", ["layer"], registry=reg).labels('fc "1"\\').set(float("inf"))
+h = Histogram("batch_seconds", "Seconds per batch.", buckets=(0.1, 1.0), registry=reg)
+h.observe(0.05)
+h.observe(0.5)
+Summary("wait_seconds", "Data loader wait.", registry=reg).observe(0.25)
+Info("build", "Build.", registry=reg).info({"commit": "abc"})
+push_to_gateway(gw, job="mnist", registry=reg, grouping_key=key)
+
+reg2 = CollectorRegistry()
+Gauge("learning_rate", "Learning rate.", registry=reg2).set(0.001)
+pushadd_to_gateway(gw, job="mnist", registry=reg2, grouping_key=key)
+
+reg3 = CollectorRegistry()
+Gauge("scratch_value", "Deleted again.", registry=reg3).set(7)
+push_to_gateway(gw, job="scratch/job", registry=reg3)
+delete_from_gateway(gw, job="scratch/job")
+print("pushed")

@@ -143,3 +143,31 @@ func TestPythonClientLoop(t *testing.T) {
 		t.Errorf("log() costs %.1f µs per call with the agent down", us)
 	}
 }
+
+// TestPythonClientUnitTests runs the Python client's own unittest suite
+// (clients/python/test_trainwatch.py), so that the README's test command
+// covers it.
+func TestPythonClientUnitTests(t *testing.T) {
+	if testing.Short() {
+		t.Skip("about 25 s")
+	}
+	py := debianPython(t, "")
+	cmd := exec.Command(py, "-m", "unittest", "discover", "-s", filepath.Join("..", "..", "clients", "python"))
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("python unittest: %v\n%s", err, out)
+	}
+	if !regexp.MustCompile(`(?m)^OK`).Match(out) {
+		t.Fatalf("python unittest did not say OK:\n%s", out)
+	}
+	t.Logf("%s", lastLines(string(out), 3))
+}
+
+// lastLines returns the last n lines of s.
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}

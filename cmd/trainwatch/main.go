@@ -86,6 +86,7 @@ Grafana dashboards work unchanged.`,
 		newSummaryCmd(),
 		newRecordCmd(),
 		newQueryCmd(),
+		newRulesCmd(),
 		newFillHistoryCmd(),
 		newVersionCmd(),
 	)

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/common/model"
 	"gopkg.in/yaml.v3"
 
+	"github.com/trainwatch/trainwatch/internal/alerting"
 	"github.com/trainwatch/trainwatch/internal/bytesize"
 	"github.com/trainwatch/trainwatch/internal/collector/host"
 	"github.com/trainwatch/trainwatch/internal/gpu/amdgpu"
@@ -49,6 +50,9 @@ type Config struct {
 	Storage Storage `yaml:"storage"`
 	// Query bounds the PromQL HTTP API.
 	Query Query `yaml:"query"`
+	// Alerting runs Prometheus rule files (and the built-in pack) over the
+	// history and delivers alerts (Alertmanager, e-mail, webhook, Slack).
+	Alerting alerting.Config `yaml:"alerting"`
 	// Push configures the Pushgateway-compatible endpoints.
 	Push Push `yaml:"push"`
 	// RemoteWrite sends every stored sample to Prometheus-compatible
@@ -136,6 +140,7 @@ func Default() Config {
 		Interval:         model.Duration(time.Second),
 		CollectorTimeout: model.Duration(0),
 		Processes:        Processes{Config: process.Config{Interval: DefaultProcessInterval}},
+		Alerting:         alerting.DefaultConfig(),
 	}
 }
 
@@ -197,6 +202,12 @@ func (c *Config) Validate() error {
 	}
 	if err := remotewrite.ValidateAll(c.RemoteWrite); err != nil {
 		return err
+	}
+	if err := c.Alerting.Validate(); err != nil {
+		return err
+	}
+	if c.Storage.Disable && (len(c.Alerting.RuleFiles) > 0 || len(c.Alerting.Alertmanagers) > 0 || len(c.Alerting.Receivers) > 0) {
+		return errors.New("alerting: rules run over the history, but storage.disable is true (or --no-history was given)")
 	}
 	if len(c.RemoteWrite) > 0 && c.Storage.Disable {
 		return errors.New("remote_write: needs history, but storage.disable is true (or --no-history was given); remote write sends what the history stores")

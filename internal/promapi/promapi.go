@@ -83,6 +83,9 @@ type Options struct {
 	// Rules returns the rule groups and alerting rules for /api/v1/rules and
 	// /api/v1/alerts; nil serves empty lists.
 	Rules func(context.Context) v1.RulesRetriever
+	// Alertmanagers returns the Alertmanagers alerts go to, for
+	// /api/v1/alertmanagers; nil serves an empty list.
+	Alertmanagers func(context.Context) v1.AlertmanagerRetriever
 	// ListenAddress is the agent's listen address (shown by status calls).
 	ListenAddress string
 	// Flags are shown by /api/v1/status/flags.
@@ -145,6 +148,10 @@ func New(o Options) (*API, error) {
 		slots:   make(chan struct{}, o.MaxConcurrent),
 		started: time.Now(),
 	}
+	ams := o.Alertmanagers
+	if ams == nil {
+		ams = func(context.Context) v1.AlertmanagerRetriever { return noAlertmanagers{} }
+	}
 	rr := o.Rules
 	if rr == nil {
 		rr = func(context.Context) v1.RulesRetriever { return noRules{} }
@@ -158,7 +165,7 @@ func New(o Options) (*API, error) {
 		db,
 		func(context.Context) v1.ScrapePoolsRetriever { return noTargets{} },
 		func(context.Context) v1.TargetRetriever { return noTargets{} },
-		func(context.Context) v1.AlertmanagerRetriever { return noAlertmanagers{} },
+		ams,
 		func() config.Config { return config.DefaultConfig },
 		o.Flags,
 		v1.GlobalURLOptions{ListenAddress: o.ListenAddress, Host: o.ListenAddress, Scheme: "http"},

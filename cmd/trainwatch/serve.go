@@ -17,9 +17,11 @@ import (
 	"time"
 
 	"github.com/prometheus/common/model"
+	v1 "github.com/prometheus/prometheus/web/api/v1"
 	"github.com/spf13/cobra"
 
 	"github.com/trainwatch/trainwatch/internal/agent"
+	"github.com/trainwatch/trainwatch/internal/alerting"
 	"github.com/trainwatch/trainwatch/internal/bytesize"
 	"github.com/trainwatch/trainwatch/internal/collector"
 	"github.com/trainwatch/trainwatch/internal/collector/host"
@@ -33,6 +35,7 @@ import (
 	"github.com/trainwatch/trainwatch/internal/store"
 	"github.com/trainwatch/trainwatch/internal/summary"
 	"github.com/trainwatch/trainwatch/internal/web"
+	rulepack "github.com/trainwatch/trainwatch/rules"
 )
 
 // loadConfig reads --config (if given) and applies the flags the user set
@@ -109,6 +112,7 @@ func newServeCmd() *cobra.Command {
 		qSamples   int
 		qConc      int
 		pprofOn    bool
+		amURLs     []string
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -155,6 +159,9 @@ source. It listens on loopback by default.`,
 				if cmd.Flags().Changed("query.max-samples") {
 					c.Query.MaxSamples = qSamples
 				}
+				for _, u := range amURLs {
+					c.Alerting.Alertmanagers = append(c.Alerting.Alertmanagers, alerting.AlertmanagerConfig{URL: u})
+				}
 				if cmd.Flags().Changed("web.enable-pprof") {
 					c.Pprof = pprofOn
 				}
@@ -183,6 +190,7 @@ source. It listens on loopback by default.`,
 	cmd.Flags().DurationVar(&qTimeout, "query.timeout", promapi.DefaultTimeout, "longest a PromQL query may run")
 	cmd.Flags().IntVar(&qSamples, "query.max-samples", promapi.DefaultMaxSamples, "most samples a PromQL query may load at once (422 beyond)")
 	cmd.Flags().IntVar(&qConc, "query.max-concurrency", promapi.DefaultMaxConcurrent, "most PromQL queries evaluated at once (429 beyond)")
+	cmd.Flags().StringArrayVar(&amURLs, "alertmanager.url", nil, "send alerts to this Alertmanager (API v2), e.g. http://am:9093; repeat for several")
 	cmd.Flags().BoolVar(&pprofOn, "web.enable-pprof", false, "serve Go's profiler at /debug/pprof/ (for performance work; exposes internals)")
 	cmd.Flags().BoolVar(&demoMode, "demo", false, "simulate an 8 x H200 GPU training server (clearly marked as a demo); host metrics stay real")
 	return cmd
@@ -204,6 +212,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, onListen
 		extra  []collector.Collector
 		reg    *runs.Registry
 		gw     *push.Gateway
+		am     *alerting.Manager
 		routes []web.Route
 	)
 	instance := instanceLabel(cfg.Storage.Instance, ln.Addr())
@@ -287,6 +296,8 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, onListen
 			Metadata:      func() []promapi.Metadata { return metadataOf(a.Latest()) },
 			ListenAddress: ln.Addr().String(),
 			Version:       version,
+			Rules:         func(ctx context.Context) v1.RulesRetriever { return am.Retriever(ctx) },
+			Alertmanagers: func(context.Context) v1.AlertmanagerRetriever { return am },
 			Flags: map[string]string{
 				"data-dir":          cfg.DataDir,
 				"retention.time":    model.Duration(db.RetentionTime()).String(),
@@ -300,6 +311,24 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, onListen
 		if err != nil {
 			return err
 		}
+	}
+	if api != nil {
+		am, err = alerting.New(alerting.Options{
+			Config:      cfg.Alerting,
+			Store:       db,
+			Engine:      api.Engine(),
+			BuiltinFS:   rulepack.FS,
+			ExternalURL: "http://" + instance,
+			Logger:      logger.With("component", "alerting"),
+		})
+		if err != nil {
+			return usageError{err}
+		}
+		if err := am.Load(); err != nil {
+			return usageError{fmt.Errorf("alerting rules: %w", err)}
+		}
+		extra = append(extra, am.Collector())
+		routes = append(routes, web.Route{Pattern: "/-/reload", Handler: am.ReloadHandler(), Writes: true})
 	}
 	runner, release, err := newRunner(cfg, true, logger, extra...)
 	defer release()
@@ -335,6 +364,13 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, onListen
 	if gw != nil {
 		go expireGroups(ctx, gw, time.Minute)
 	}
+	alertDone := make(chan struct{})
+	if am != nil {
+		go func() { _ = am.Run(ctx); close(alertDone) }()
+		go reloadOnHUP(ctx, am, logger)
+	} else {
+		close(alertDone)
+	}
 	saved := make(chan struct{})
 	if reg != nil {
 		go func() { reg.SaveEvery(ctx, 10*time.Second); close(saved) }()
@@ -354,6 +390,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, onListen
 	cancel()
 	<-loopDone
 	<-saved
+	<-alertDone
 	return err
 }
 
@@ -388,6 +425,24 @@ func fanOut(ws []*remotewrite.Writer) func([]store.Appended) {
 	return func(batch []store.Appended) {
 		for _, w := range ws {
 			w.Enqueue(batch)
+		}
+	}
+}
+
+// reloadOnHUP reloads the rule files on SIGHUP until ctx ends; a broken
+// file is logged and the previous rules keep running.
+func reloadOnHUP(ctx context.Context, am *alerting.Manager, logger *slog.Logger) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			if err := am.Reload(); err == nil {
+				logger.Info("rules reloaded on SIGHUP")
+			}
 		}
 	}
 }

@@ -87,6 +87,7 @@ Grafana dashboards work unchanged.`,
 		newRecordCmd(),
 		newQueryCmd(),
 		newRulesCmd(),
+		newCheckCmd(),
 		newFillHistoryCmd(),
 		newVersionCmd(),
 	)

@@ -43,6 +43,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err == nil {
 		return 0
 	}
+	var ec exitCodeError
+	if errors.As(err, &ec) {
+		return ec.code // `run`: the child's own exit code, already reported
+	}
 	fmt.Fprintf(stderr, "trainwatch: %v\n", err)
 	var ue usageError
 	if errors.As(err, &ue) || isCobraUsage(err) {
@@ -88,6 +92,7 @@ Grafana dashboards work unchanged.`,
 		newQueryCmd(),
 		newRulesCmd(),
 		newCheckCmd(),
+		newRunCmd(),
 		newFillHistoryCmd(),
 		newVersionCmd(),
 	)

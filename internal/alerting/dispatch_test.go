@@ -264,8 +264,12 @@ func TestDispatcherRetry(t *testing.T) {
 	hook.fail(2, http.StatusServiceUnavailable)
 	d := testDispatcher(t, routeOpts{wait: 50 * time.Millisecond, interval: time.Second, repeat: time.Hour}, logger, true, hook)
 	d.add(mkAlert("A"))
-	waitFor(t, 3*time.Second, "delivery after two failures", func() bool { return hook.count() == 1 })
 	r := d.receivers[0]
+	// The hook counts the delivery before the dispatcher has read the
+	// answer: wait for the dispatcher's own accounting too.
+	waitFor(t, 3*time.Second, "delivery after two failures", func() bool {
+		return hook.count() == 1 && r.sent.Load() == 1 && logs.Count("notifications are delivered again") == 1
+	})
 	if r.sent.Load() != 1 || r.failed.Load() != 2 || r.dropped.Load() != 0 {
 		t.Errorf("sent %d failed %d dropped %d, want 1 2 0", r.sent.Load(), r.failed.Load(), r.dropped.Load())
 	}
@@ -287,8 +291,8 @@ func TestDispatcherRetry(t *testing.T) {
 	if n := hook2.requestCount(); n != 1 {
 		t.Errorf("a 400 was retried at once (%d requests)", n)
 	}
-	waitFor(t, 3*time.Second, "delivery at the next group interval", func() bool { return hook2.count() == 1 })
 	r2 := d2.receivers[0]
+	waitFor(t, 3*time.Second, "delivery at the next group interval", func() bool { return hook2.count() == 1 && r2.sent.Load() == 1 })
 	if r2.failed.Load() != 1 || r2.dropped.Load() != 1 || r2.sent.Load() != 1 {
 		t.Errorf("sent %d failed %d dropped %d, want 1 1 1", r2.sent.Load(), r2.failed.Load(), r2.dropped.Load())
 	}
@@ -301,11 +305,13 @@ func TestDispatcherFailingReceiverIsolated(t *testing.T) {
 	bad.fail(1<<30, http.StatusInternalServerError)
 	d := testDispatcher(t, routeOpts{wait: 50 * time.Millisecond, interval: 200 * time.Millisecond, repeat: time.Hour}, nil, true, good, bad)
 	d.add(mkAlert("A"))
-	time.Sleep(900 * time.Millisecond)
+	rb := d.receivers[1]
+	waitFor(t, 5*time.Second, "the failing receiver retried over several group intervals", func() bool {
+		return rb.dropped.Load() >= 2 && rb.failed.Load() >= 4
+	})
 	if n := good.count(); n != 1 {
 		t.Errorf("the healthy receiver got %d notifications, want 1", n)
 	}
-	rb := d.receivers[1]
 	if rb.dropped.Load() < 2 || rb.failed.Load() < 4 || rb.sent.Load() != 0 {
 		t.Errorf("failing receiver: sent %d failed %d dropped %d", rb.sent.Load(), rb.failed.Load(), rb.dropped.Load())
 	}

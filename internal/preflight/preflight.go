@@ -549,16 +549,5 @@ func numLess(a, b string) bool {
 }
 
 // HumanBytes formats n bytes with a binary unit and one decimal, e.g.
-// "12.5 GiB".
-func HumanBytes(n uint64) string {
-	const unit = 1024
-	if n < unit {
-		return strconv.FormatUint(n, 10) + " B"
-	}
-	div, exp := uint64(unit), 0
-	for m := n / unit; m >= unit && exp < 4; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTP"[exp])
-}
+// "12.5 GiB", as the summary does.
+func HumanBytes(n uint64) string { return summary.FormatBytes(n) }

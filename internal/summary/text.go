@@ -340,15 +340,15 @@ func (h *Host) textMemory(p *printer) {
 	}
 	rows := [][]cell{
 		{c(""), c("USED"), c("TOTAL"), c("USE%"), c(""), c("AVAILABLE"), c("BUFFERS"), c("CACHED")},
-		{c("RAM"), c(fmtBytes(m.UsedBytes)), c(fmtBytes(m.TotalBytes)),
+		{c("RAM"), c(FormatBytes(m.UsedBytes)), c(FormatBytes(m.TotalBytes)),
 			cl(fmtPercent(m.UsedPercent), percentLevel(m.UsedPercent)),
 			cl(bar(m.UsedPercent, 10), barLevel(m.UsedPercent)),
-			c(fmtBytes(m.AvailableBytes)), c(fmtBytes(m.BuffersBytes)), c(fmtBytes(m.CachedBytes))},
+			c(FormatBytes(m.AvailableBytes)), c(FormatBytes(m.BuffersBytes)), c(FormatBytes(m.CachedBytes))},
 	}
-	swap := []cell{c("Swap"), c(fmtBytes(m.SwapUsedBytes)), c(fmtBytes(m.SwapTotalBytes))}
+	swap := []cell{c("Swap"), c(FormatBytes(m.SwapUsedBytes)), c(FormatBytes(m.SwapTotalBytes))}
 	if m.SwapTotalBytes > 0 {
 		swap = append(swap, cl(fmtPercent(m.SwapUsedPercent), percentLevel(m.SwapUsedPercent)),
-			cl(bar(m.SwapUsedPercent, 10), barLevel(m.SwapUsedPercent)), c(fmtBytes(m.SwapFreeBytes)))
+			cl(bar(m.SwapUsedPercent, 10), barLevel(m.SwapUsedPercent)), c(FormatBytes(m.SwapFreeBytes)))
 	} else {
 		swap = append(swap, c("-"), c("(no swap)"))
 	}
@@ -377,7 +377,7 @@ func (h *Host) textFilesystems(p *printer) {
 			flag = c("ro")
 		}
 		rows = append(rows, []cell{c(fs.Mountpoint), c(fs.Device), c(fs.FSType),
-			c(fmtBytes(fs.SizeBytes)), c(fmtBytes(fs.UsedBytes)), c(fmtBytes(fs.AvailBytes)),
+			c(FormatBytes(fs.SizeBytes)), c(FormatBytes(fs.UsedBytes)), c(FormatBytes(fs.AvailBytes)),
 			cl(fmtPercent(fs.UsedPercent), percentLevel(fs.UsedPercent)),
 			cl(inodes, percentLevel(fs.InodesUsedPercent)), flag})
 	}
@@ -511,8 +511,9 @@ func fmtPercent(p float64) string { return fmt.Sprintf("%.1f%%", p) }
 
 func fmtCelsius(t float64) string { return fmt.Sprintf("%.1f°C", t) }
 
-// fmtBytes formats a size with binary units: B, KiB, MiB, GiB, TiB, PiB.
-func fmtBytes(b uint64) string {
+// FormatBytes formats a size with binary units and one decimal: "512 B",
+// "12.5 GiB" (B, KiB, MiB, GiB, TiB, PiB, EiB).
+func FormatBytes(b uint64) string {
 	if b < 1024 {
 		return fmt.Sprintf("%d B", b)
 	}
@@ -597,7 +598,7 @@ func optBytes(v *uint64) string {
 	if v == nil {
 		return "-"
 	}
-	return fmtBytes(*v)
+	return FormatBytes(*v)
 }
 
 func optFloat(v *float64, div float64, format string) string {

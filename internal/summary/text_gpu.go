@@ -243,7 +243,7 @@ func (h *Host) textGPUProcesses(p *printer) {
 		if pr.SMUtilizationPercent != nil {
 			sm = fmt.Sprintf("%.0f%%", *pr.SMUtilizationPercent)
 		}
-		r := []cell{c(pr.gpu), c(fmt.Sprint(pr.PID)), c(orDash(pr.User)), c(fmtBytes(pr.MemoryBytes)), c(sm)}
+		r := []cell{c(pr.gpu), c(fmt.Sprint(pr.PID)), c(orDash(pr.User)), c(FormatBytes(pr.MemoryBytes)), c(sm)}
 		if container {
 			r = append(r, c(orDash(pr.Container)))
 		}

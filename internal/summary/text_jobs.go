@@ -70,8 +70,8 @@ func (h *Host) textJobs(p *printer) {
 			running = fmtUptime(*j.RunningSeconds)
 		}
 		rows = append(rows, []cell{c(name), c(orDash(j.Launcher)), c(orDash(j.User)), c(gpuList(j.GPUs)),
-			c(fmt.Sprintf("%d/%d", j.Ranks, j.Workers)), c(fmtPercent(j.CPUPercent)), c(fmtBytes(j.ResidentBytes)),
-			c(fmtBytes(j.GPUMemoryBytes)), c(fmtRate(j.ReadBytesPerSecond) + " / " + fmtRate(j.WriteBytesPerSecond)),
+			c(fmt.Sprintf("%d/%d", j.Ranks, j.Workers)), c(fmtPercent(j.CPUPercent)), c(FormatBytes(j.ResidentBytes)),
+			c(FormatBytes(j.GPUMemoryBytes)), c(fmtRate(j.ReadBytesPerSecond) + " / " + fmtRate(j.WriteBytesPerSecond)),
 			c(running)})
 	}
 	rows, right = fitTable(rows, right, p.maxWidth, fitStep{header: "NAME", n: 16}, fitStep{header: "USER", n: 8},
@@ -95,7 +95,7 @@ func (h *Host) textTopProcesses(p *printer) {
 	right := []bool{true, false, true, true, true, true, true, false}
 	for _, pr := range procs {
 		rows = append(rows, []cell{c(strconv.FormatInt(pr.PID, 10)), c(orDash(pr.User)), c(fmtPercent(pr.CPUPercent)),
-			c(fmtBytes(pr.ResidentBytes)), c(optRate(pr.ReadBytesPerSecond)), c(optRate(pr.WriteBytesPerSecond)),
+			c(FormatBytes(pr.ResidentBytes)), c(optRate(pr.ReadBytesPerSecond)), c(optRate(pr.WriteBytesPerSecond)),
 			c(optBytes(pr.GPUMemoryBytes)), c(orDash(pr.Command))})
 	}
 	rows, right = fitTable(rows, right, p.maxWidth, fitStep{header: "COMMAND", n: 12}, fitStep{header: "USER", n: 8},

@@ -164,11 +164,11 @@ func TestFormatters(t *testing.T) {
 	tests := []struct {
 		got, want string
 	}{
-		{fmtBytes(0), "0 B"},
-		{fmtBytes(1023), "1023 B"},
-		{fmtBytes(1024), "1.0 KiB"},
-		{fmtBytes(1536 << 20), "1.5 GiB"},
-		{fmtBytes(3 << 40), "3.0 TiB"},
+		{FormatBytes(0), "0 B"},
+		{FormatBytes(1023), "1023 B"},
+		{FormatBytes(1024), "1.0 KiB"},
+		{FormatBytes(1536 << 20), "1.5 GiB"},
+		{FormatBytes(3 << 40), "3.0 TiB"},
 		{fmtRate(0), "0 B/s"},
 		{fmtRate(999), "999 B/s"},
 		{fmtRate(1.25e7), "12.5 MB/s"},

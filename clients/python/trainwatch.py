@@ -688,7 +688,8 @@ class Run:
         """The body of ``POST /api/v1/runs``."""
         body: Dict[str, Any] = {"name": self.name, "id": self.id,
                                 "config": _jsonable(self.config),
-                                "command": _command_line(), "host": socket.gethostname()}
+                                "command": _command_line(), "host": socket.gethostname(),
+                                "pid": os.getpid()}
         if self.total_steps is not None:
             body["total_steps"] = self.total_steps
         if self.total_epochs is not None:

@@ -211,6 +211,14 @@ func (r *runner) run() (int, error) {
 		r.report(start, 127, err)
 		return 127, nil
 	}
+	if r.agentUp {
+		// The child's PID lets the agent find the run's process tree,
+		// job and GPUs.
+		body, _ := json.Marshal(runs.CreateRequest{ID: r.id, PID: cmd.Process.Pid})
+		if err := r.post("/api/v1/runs", "application/json", body); err != nil {
+			r.warn("could not tell the agent the command's PID (%v)", err)
+		}
+	}
 	fwdDone := make(chan struct{})
 	go func() {
 		for {

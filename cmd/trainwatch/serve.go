@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -34,6 +35,7 @@ import (
 	"github.com/trainwatch/trainwatch/internal/runs"
 	"github.com/trainwatch/trainwatch/internal/store"
 	"github.com/trainwatch/trainwatch/internal/summary"
+	"github.com/trainwatch/trainwatch/internal/ui"
 	"github.com/trainwatch/trainwatch/internal/web"
 	rulepack "github.com/trainwatch/trainwatch/rules"
 )
@@ -64,21 +66,28 @@ func loadConfig(cmd *cobra.Command, path string, apply func(*config.Config) erro
 // and (for the agent) self collectors, plus extra ones. Call release when
 // done.
 func newRunner(cfg config.Config, withSelf bool, logger *slog.Logger, extra ...collector.Collector) (r *collector.Runner, release func(), err error) {
+	r, _, release, err = buildRunner(cfg, withSelf, logger, extra...)
+	return r, release, err
+}
+
+// buildRunner is newRunner that also returns the process scanner (nil when
+// the process collector is off), whose full table the dashboard lists.
+func buildRunner(cfg config.Config, withSelf bool, logger *slog.Logger, extra ...collector.Collector) (r *collector.Runner, scanner *process.Scanner, release func(), err error) {
 	cs, err := host.Collectors(cfg.Host)
 	if err != nil {
-		return nil, func() {}, usageError{fmt.Errorf("config: %w", err)}
+		return nil, nil, func() {}, usageError{fmt.Errorf("config: %w", err)}
 	}
 	gpus, release, err := gpuCollectors(cfg, logger)
 	if err != nil {
-		return nil, release, err
+		return nil, nil, release, err
 	}
 	cs = append(cs, gpus...)
 	var derivers []collector.Deriver
 	if !cfg.Processes.Disable {
-		scanner := process.NewScanner(cfg.Host.Roots.WithDefaults(), nil)
+		scanner = process.NewScanner(cfg.Host.Roots.WithDefaults(), nil)
 		pc, err := process.NewCollector(scanner, cfg.Processes.Config)
 		if err != nil {
-			return nil, release, usageError{fmt.Errorf("config processes: %w", err)}
+			return nil, nil, release, usageError{fmt.Errorf("config processes: %w", err)}
 		}
 		cs = append(cs, pc)
 		derivers = append(derivers, jobs.NewDeriver(scanner, cfg.Processes.Jobs))
@@ -86,16 +95,16 @@ func newRunner(cfg config.Config, withSelf bool, logger *slog.Logger, extra ...c
 	if withSelf {
 		self, err := agent.NewSelfCollector()
 		if err != nil {
-			return nil, release, err
+			return nil, nil, release, err
 		}
 		cs = append(cs, self)
 	}
 	cs = append(cs, extra...)
 	r, err = collector.NewRunner(collector.RunnerOptions{Timeout: cfg.EffectiveTimeout(), Logger: logger, Derivers: derivers}, cs...)
 	if err != nil {
-		return nil, release, fmt.Errorf("collectors: %w", err)
+		return nil, nil, release, fmt.Errorf("collectors: %w", err)
 	}
-	return r, release, nil
+	return r, scanner, release, nil
 }
 
 func newServeCmd() *cobra.Command {
@@ -330,12 +339,19 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, onListen
 		extra = append(extra, am.Collector())
 		routes = append(routes, web.Route{Pattern: "/-/reload", Handler: am.ReloadHandler(), Writes: true})
 	}
-	runner, release, err := newRunner(cfg, true, logger, extra...)
+	runner, scanner, release, err := buildRunner(cfg, true, logger, extra...)
 	defer release()
 	if err != nil {
 		return err
 	}
 	a = agent.New(runner, time.Duration(cfg.Interval), logger, sinks...)
+	dash, err := newDashboard(cfg, a, instance, db, reg, am, scanner, logger)
+	if err != nil {
+		return err
+	}
+	for _, r := range dash.Routes() {
+		routes = append(routes, web.Route{Pattern: r.Pattern, Handler: r.Handler})
+	}
 	opts := web.Options{
 		Logger:    logger,
 		Version:   version,
@@ -354,6 +370,10 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, onListen
 	defer cancel()
 	loopDone := make(chan error, 1)
 	go func() { loopDone <- a.Run(ctx) }()
+	go dash.Run(ctx.Done())
+	if cfg.Demo && reg != nil {
+		go runDemoTraining(ctx, reg, time.Duration(cfg.Interval), logger)
+	}
 	for _, c := range extra {
 		if w, ok := c.(*remotewrite.Writer); ok {
 			go w.Run(ctx)
@@ -527,4 +547,32 @@ func metricType(t collector.ValueType) model.MetricType {
 func isLoopback(addr net.Addr) bool {
 	ta, ok := addr.(*net.TCPAddr)
 	return ok && ta.IP.IsLoopback()
+}
+
+// newDashboard builds the web dashboard over the agent's parts; db, reg,
+// am and scanner may be nil (history, alerting or processes off).
+func newDashboard(cfg config.Config, a *agent.Agent, instance string, db *store.Store, reg *runs.Registry, am *alerting.Manager, scanner *process.Scanner, logger *slog.Logger) (*ui.UI, error) {
+	hostname, _ := os.Hostname()
+	opts := ui.Options{
+		Version: version, Hostname: hostname, Instance: instance, Job: cmp.Or(cfg.Storage.Job, store.DefaultJob),
+		Interval: time.Duration(cfg.Interval), States: a, Jobs: cfg.Processes.Jobs,
+		Fleet: &cfg.UI.Fleet, Logger: logger.With("component", "ui"),
+	}
+	if db != nil {
+		opts.History, opts.Retention = true, db.RetentionTime()
+	}
+	if reg != nil {
+		opts.Runs = func() []runs.Run { return reg.List("") }
+	}
+	if am != nil {
+		opts.Alerting = am.AlertingRules
+	}
+	if scanner != nil {
+		opts.Processes = scanner.Latest
+	}
+	d, err := ui.New(opts)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	return d, nil
 }

@@ -316,9 +316,11 @@ func TestDemoIsMarkedEverywhere(t *testing.T) {
 	if n := len(fams["DCGM_FI_DEV_GPU_UTIL"].series); n != 8 {
 		t.Fatalf("%d simulated GPUs, want 8", n)
 	}
-	_, page := get(t, base+"/", nil)
-	if !strings.Contains(string(page), "DEMO MODE") {
-		t.Error("index page has no demo banner")
+	// The dashboard draws its banner from its config (TestDashboardInBrowser
+	// sees it on the page).
+	_, uicfg := get(t, base+"/api/ui/config", nil)
+	if !strings.Contains(string(uicfg), `"demo":true`) {
+		t.Errorf("dashboard config lacks demo: true: %s", uicfg)
 	}
 	out, errOut, code := runCLI(t, context.Background(), "summary", "--url", base, "--color", "never")
 	if code != 0 || !strings.HasPrefix(out, "DEMO MODE") {
@@ -327,5 +329,10 @@ func TestDemoIsMarkedEverywhere(t *testing.T) {
 	_, snap := get(t, base+"/api/v1/snapshot", nil)
 	if !strings.Contains(string(snap), `"demo":true`) {
 		t.Error("snapshot JSON lacks demo: true")
+	}
+	// The simulated training run, marked as simulated.
+	_, run := get(t, base+"/api/v1/runs/"+demoRunID, nil)
+	if !strings.Contains(string(run), "(simulated)") || !strings.Contains(string(run), `"demo"`) {
+		t.Errorf("demo run: %s", run)
 	}
 }

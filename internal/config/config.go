@@ -23,6 +23,7 @@ import (
 	"github.com/trainwatch/trainwatch/internal/jobs"
 	"github.com/trainwatch/trainwatch/internal/process"
 	"github.com/trainwatch/trainwatch/internal/remotewrite"
+	"github.com/trainwatch/trainwatch/internal/ui"
 )
 
 // DefaultListen is the agent's default address: loopback only, so nothing
@@ -58,6 +59,8 @@ type Config struct {
 	// RemoteWrite sends every stored sample to Prometheus-compatible
 	// receivers (remote_write 1.0), each through its own disk queue.
 	RemoteWrite []remotewrite.Config `yaml:"remote_write"`
+	// UI configures the web dashboard (its fleet view).
+	UI ui.Config `yaml:"ui"`
 	// Pprof serves Go's profiler at /debug/pprof/ (serve --web.enable-pprof).
 	Pprof bool `yaml:"pprof"`
 	// Demo replaces the GPU backends with a simulated 8 × H200 training
@@ -182,6 +185,9 @@ func Load(path string) (Config, error) {
 func (c *Config) Validate() error {
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		return fmt.Errorf("listen %q: want host:port, e.g. 127.0.0.1:9835 or :9835: %w", c.Listen, err)
+	}
+	if err := c.UI.Fleet.Validate(); err != nil {
+		return err
 	}
 	if time.Duration(c.Interval) < 100*time.Millisecond {
 		return fmt.Errorf("interval %s: must be at least 100ms", c.Interval)

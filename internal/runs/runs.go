@@ -49,15 +49,19 @@ const (
 
 // Run is a training run as the API shows it.
 type Run struct {
-	ID          string           `json:"id"`
-	Name        string           `json:"name"`
-	Host        string           `json:"host"`
-	Source      string           `json:"source"`
-	Status      string           `json:"status"`
-	Start       time.Time        `json:"start"`
-	End         *time.Time       `json:"end,omitempty"`
-	ExitCode    *int             `json:"exit_code,omitempty"`
-	Command     string           `json:"command,omitempty"`
+	ID       string     `json:"id"`
+	Name     string     `json:"name"`
+	Host     string     `json:"host"`
+	Source   string     `json:"source"`
+	Status   string     `json:"status"`
+	Start    time.Time  `json:"start"`
+	End      *time.Time `json:"end,omitempty"`
+	ExitCode *int       `json:"exit_code,omitempty"`
+	Command  string     `json:"command,omitempty"`
+	// PID is the process that registered the run (the training script's
+	// own, or the command `trainwatch run` started); 0 when unknown. The
+	// dashboard finds the run's job, GPUs and processes from it.
+	PID         int              `json:"pid,omitempty"`
 	Config      json.RawMessage  `json:"config,omitempty"`
 	Tags        []string         `json:"tags,omitempty"`
 	Step        int64            `json:"step"`
@@ -248,6 +252,7 @@ type CreateRequest struct {
 	Name        string          `json:"name"`
 	Host        string          `json:"host"`
 	Command     string          `json:"command"`
+	PID         int             `json:"pid"`
 	Config      json.RawMessage `json:"config"`
 	Tags        []string        `json:"tags"`
 	TotalSteps  int64           `json:"total_steps"`
@@ -282,6 +287,9 @@ func (r *Registry) Create(req CreateRequest) (Run, bool, error) {
 	if len(req.Config) > 64<<10 {
 		return Run{}, false, fmt.Errorf("config: %d bytes; at most 65536 (log large artefacts elsewhere)", len(req.Config))
 	}
+	if req.PID < 0 {
+		return Run{}, false, fmt.Errorf("pid %d: must be a process id (or 0 for none)", req.PID)
+	}
 	if req.TotalSteps < 0 || req.TotalEpochs < 0 || math.IsNaN(req.TotalEpochs) {
 		return Run{}, false, errors.New("total_steps and total_epochs must not be negative")
 	}
@@ -315,6 +323,9 @@ func (r *Registry) update(rr *run, req CreateRequest) {
 	}
 	if req.Command != "" {
 		rr.Command = req.Command
+	}
+	if req.PID > 0 {
+		rr.PID = req.PID
 	}
 	if len(req.Config) > 0 {
 		rr.Config = append(json.RawMessage(nil), req.Config...)

@@ -108,7 +108,13 @@ func New(src Source, opts Options) *Server {
 	})
 	s.mux.HandleFunc("GET /-/ready", s.ready)
 	s.mux.HandleFunc("GET /api/v1/snapshot", s.snapshot)
-	s.mux.HandleFunc("GET /{$}", s.index)
+	hasIndex := false
+	for _, r := range opts.Routes {
+		hasIndex = hasIndex || r.Pattern == "/"
+	}
+	if !hasIndex {
+		s.mux.HandleFunc("GET /{$}", s.index)
+	}
 	if opts.API != nil {
 		s.mux.Handle("/api/v1/", opts.API)
 	}
@@ -171,7 +177,7 @@ func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 	}
 	// The two text formats only; a protobuf-preferring scraper gets text.
 	format := expfmt.NegotiateAccept(r.Header, expfmt.NewFormat(expfmt.TypeOpenMetrics), expfmt.NewFormat(expfmt.TypeTextPlain))
-	gz := acceptsGzip(r)
+	gz := AcceptsGzip(r)
 	body, err := s.cacheFor(st).Bytes(format, gz)
 	if err != nil {
 		s.opts.Logger.Error("encoding metrics", "err", err)
@@ -186,7 +192,8 @@ func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(body)
 }
 
-func acceptsGzip(r *http.Request) bool {
+// AcceptsGzip reports whether the request accepts a gzip-encoded answer.
+func AcceptsGzip(r *http.Request) bool {
 	for _, part := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
 		enc, q, _ := strings.Cut(strings.TrimSpace(part), ";")
 		if strings.TrimSpace(enc) == "gzip" && strings.TrimSpace(q) != "q=0" {

@@ -38,7 +38,15 @@ func main() {
 	loads := flag.Int("loads", 5, "cold first loads to time")
 	chromium := flag.String("chromium", "/usr/bin/chromium", "Chromium binary")
 	out := flag.String("out", "", "also write the markdown table here")
+	shot := flag.String("screenshot", "", "only save a PNG of the overview (1366×1000, after 5 s) to this file")
 	flag.Parse()
+	if *shot != "" {
+		if err := screenshot(*url, *chromium, *shot); err != nil {
+			fmt.Fprintln(os.Stderr, "uiload:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *pid == 0 {
 		fmt.Fprintln(os.Stderr, "uiload: -pid (the agent's process id) is required")
 		os.Exit(2)
@@ -108,6 +116,25 @@ func firstLoad(url, chromium string) (kb, ms float64, err error) {
 	mu.Lock()
 	defer mu.Unlock()
 	return bytes / 1024, ms, nil
+}
+
+// screenshot saves the overview as the README shows it.
+func screenshot(url, chromium, path string) error {
+	ctx, done, err := newBrowser(chromium)
+	if err != nil {
+		return err
+	}
+	defer done()
+	tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := chromedp.Do(tctx, chromedp.EmulateViewport(1366, 1000), chromedp.Navigate(url+"/#/overview"), chromedp.Sleep(5*time.Second)); err != nil {
+		return err
+	}
+	png, err := chromedp.Run(tctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, png, 0o644)
 }
 
 // cpuSeconds is the process's user+system CPU time.

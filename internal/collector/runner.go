@@ -52,6 +52,9 @@ type CollectorStatus struct {
 	Stale bool `json:"stale"`
 	// Error says why the collector failed or was late; "" on success.
 	Error string `json:"error,omitempty"`
+	// NoData is true when the collector failed only because its source
+	// does not exist on this machine (ErrNoData): not a fault.
+	NoData bool `json:"no_data,omitempty"`
 	// LastSuccess is when the collector last succeeded (zero if never).
 	LastSuccess time.Time `json:"last_success"`
 }
@@ -251,6 +254,7 @@ wait:
 		case finished:
 			st.Duration = res.duration
 			st.Error = res.err.Error()
+			st.NoData = errors.Is(res.err, ErrNoData)
 		case pending[e]:
 			st.Duration = r.opts.Timeout
 			st.Error = fmt.Sprintf("deadline of %s exceeded; serving last values", r.opts.Timeout)

@@ -257,8 +257,8 @@ func TestRunnerServesWhatANoDataCollectorEmitted(t *testing.T) {
 	if v, ok := value(t, s, "backend_up"); !ok || v != 0 {
 		t.Fatalf("backend_up = %v, %v; want the emitted 0", v, ok)
 	}
-	if st := status(s, "nvml"); st.Success || !strings.Contains(st.Error, "not found") {
-		t.Fatalf("status = %+v", st)
+	if st := status(s, "nvml"); st.Success || !strings.Contains(st.Error, "not found") || !st.NoData {
+		t.Fatalf("status = %+v; want a failure marked NoData", st)
 	}
 }
 

@@ -62,7 +62,7 @@ func Compute(prev, cur *collector.Snapshot) *Host {
 	computeProcesses(h, c.cur)
 	computeJobs(h, c.cur)
 	for _, st := range cur.Collectors {
-		h.Collectors = append(h.Collectors, CollectorStatus{Name: st.Name, Success: st.Success, Error: st.Error})
+		h.Collectors = append(h.Collectors, CollectorStatus{Name: st.Name, Success: st.Success, Error: st.Error, NoData: st.NoData})
 	}
 	sort.SliceStable(h.Collectors, func(i, j int) bool { return naturalLess(h.Collectors[i].Name, h.Collectors[j].Name) })
 	roundHost(h)

@@ -473,7 +473,7 @@ func TestComputeFromRunner(t *testing.T) {
 	if !h.RatesAvailable || h.IntervalSeconds != 2 || h.CPU.BusyPercent != 75 {
 		t.Errorf("rates %v interval %v busy %v, want true 2 75", h.RatesAvailable, h.IntervalSeconds, h.CPU.BusyPercent)
 	}
-	want := []CollectorStatus{{Name: "cpu", Success: true}, {Name: "hwmon", Error: "read /sys/class/hwmon: no data on this machine"}}
+	want := []CollectorStatus{{Name: "cpu", Success: true}, {Name: "hwmon", Error: "read /sys/class/hwmon: no data on this machine", NoData: true}}
 	if !reflect.DeepEqual(h.Collectors, want) {
 		t.Errorf("collectors = %+v, want %+v", h.Collectors, want)
 	}

@@ -329,4 +329,8 @@ type CollectorStatus struct {
 	Success bool   `json:"success"`
 	// Error says why the collector failed or was late; "" on success.
 	Error string `json:"error"`
+	// NoData is true when the collector failed only because its source
+	// does not exist on this machine (no sensors, no GPU of that vendor):
+	// not a fault.
+	NoData bool `json:"no_data,omitempty"`
 }

@@ -285,9 +285,15 @@ function renderBanners() {
           (gc && gc.error ? ". gpu collector: " + gc.error : ""),
       ]);
     }
+    const absent = [];
     for (const c of host.collectors || []) {
-      if (c.success === false) lines.push(["warn", "Collector " + c.name + " is failing: " + (c.error || "no error text")]);
+      if (c.success !== false) continue;
+      if (c.no_data) absent.push(c);
+      else lines.push(["warn", "Collector " + c.name + " is failing: " + (c.error || "no error text")]);
     }
+    // Sources this machine does not have (no sensors in a VM, no AMD GPU)
+    // are not faults: one quiet line, the reasons folded below it.
+    for (const c of absent) lines.push(["info", "Not available on this machine: " + c.name + " (" + c.error + ")"]);
   }
   const key = JSON.stringify(lines);
   if (key === lastBanner) return;
@@ -295,12 +301,18 @@ function renderBanners() {
   const pb = $("problems");
   pb.hidden = !lines.length;
   const item = ([cls, s]) => h("li", { class: cls }, s);
-  const shown = lines.slice(0, 2);
-  const rest = lines.slice(2);
+  const faults = lines.filter(([cls]) => cls !== "info");
+  const info = lines.filter(([cls]) => cls === "info");
+  pb.classList.toggle("quiet", faults.length === 0);
+  const shown = faults.slice(0, 2);
+  const rest = faults.slice(2);
   set(
     pb,
-    h("ul", null, shown.map(item)),
-    rest.length ? h("details", null, h("summary", null, rest.length + " more"), h("ul", null, rest.map(item))) : null
+    shown.length ? h("ul", null, shown.map(item)) : null,
+    rest.length ? h("details", null, h("summary", null, rest.length + " more"), h("ul", null, rest.map(item))) : null,
+    info.length
+      ? h("details", null, h("summary", null, info.length + (info.length === 1 ? " source" : " sources") + " not available on this machine"), h("ul", null, info.map(item)))
+      : null
   );
 }
 

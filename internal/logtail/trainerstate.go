@@ -284,7 +284,7 @@ func parseTrainerState(b []byte) (*trainerState, error) {
 		Epoch          json.RawMessage              `json:"epoch"`
 		LogHistory     []map[string]json.RawMessage `json:"log_history"`
 	}
-	if err := json.Unmarshal(quoteNonFinite(b), &doc); err != nil {
+	if err := json.Unmarshal(runs.QuoteNonFinite(b), &doc); err != nil {
 		return nil, fmt.Errorf("not valid JSON (torn by a write in progress?): %w", err)
 	}
 	st := &trainerState{epoch: math.NaN()}
@@ -359,46 +359,4 @@ func jsonNumber(raw json.RawMessage) (float64, bool) {
 		return parseNumber(string(raw))
 	}
 	return 0, false
-}
-
-// quoteNonFinite turns the bare tokens NaN, Infinity and -Infinity outside
-// strings into strings, so that encoding/json accepts Python's output.
-func quoteNonFinite(b []byte) []byte {
-	if !bytes.Contains(b, []byte("NaN")) && !bytes.Contains(b, []byte("Infinity")) {
-		return b
-	}
-	out := make([]byte, 0, len(b)+64)
-	inString, escaped := false, false
-	for i := 0; i < len(b); i++ {
-		c := b[i]
-		if inString {
-			out = append(out, c)
-			switch {
-			case escaped:
-				escaped = false
-			case c == '\\':
-				escaped = true
-			case c == '"':
-				inString = false
-			}
-			continue
-		}
-		switch {
-		case c == '"':
-			inString = true
-			out = append(out, c)
-		case bytes.HasPrefix(b[i:], []byte("-Infinity")):
-			out = append(out, `"-Infinity"`...)
-			i += len("-Infinity") - 1
-		case bytes.HasPrefix(b[i:], []byte("Infinity")):
-			out = append(out, `"Infinity"`...)
-			i += len("Infinity") - 1
-		case bytes.HasPrefix(b[i:], []byte("NaN")):
-			out = append(out, `"NaN"`...)
-			i += len("NaN") - 1
-		default:
-			out = append(out, c)
-		}
-	}
-	return out
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/trainwatch/trainwatch/internal/runs"
 )
 
 // hfFixture copies testdata/hf/<name> to <dir>/<rel>.
@@ -158,7 +160,7 @@ func TestTrainerStateDiverges(t *testing.T) {
 	mustPoll(t, r)
 
 	var doc map[string]any
-	if err := json.Unmarshal(quoteNonFinite(fixture(t, "hf/checkpoint-1000/trainer_state.json")), &doc); err != nil {
+	if err := json.Unmarshal(runs.QuoteNonFinite(fixture(t, "hf/checkpoint-1000/trainer_state.json")), &doc); err != nil {
 		t.Fatal(err)
 	}
 	hist := doc["log_history"].([]any)

@@ -33,7 +33,7 @@ func ParseLines(body []byte) ([]Entry, error) {
 	}
 	if trimmed[0] == '[' {
 		var raws []json.RawMessage
-		if err := json.Unmarshal(quoteNonFinite(trimmed), &raws); err != nil {
+		if err := json.Unmarshal(QuoteNonFinite(trimmed), &raws); err != nil {
 			return nil, fmt.Errorf("body is not a JSON array of objects: %w", err)
 		}
 		out := make([]Entry, 0, len(raws))
@@ -52,7 +52,7 @@ func ParseLines(body []byte) ([]Entry, error) {
 		if len(line) == 0 {
 			continue
 		}
-		e, err := parseObject(quoteNonFinite(line), n+1)
+		e, err := parseObject(QuoteNonFinite(line), n+1)
 		if err != nil {
 			return nil, err
 		}
@@ -130,9 +130,10 @@ func number(v any) (float64, error) {
 	return 0, fmt.Errorf("%T is not a number (only numbers, booleans, NaN and Infinity are logged)", v)
 }
 
-// quoteNonFinite turns the bare tokens NaN, Infinity and -Infinity outside
-// strings into strings, so that encoding/json accepts Python's output.
-func quoteNonFinite(b []byte) []byte {
+// QuoteNonFinite turns the bare tokens NaN, Infinity and -Infinity outside
+// strings into strings, so that encoding/json accepts Python's output
+// (json.dumps writes them bare). Other input is returned unchanged.
+func QuoteNonFinite(b []byte) []byte {
 	if !bytes.Contains(b, []byte("NaN")) && !bytes.Contains(b, []byte("Infinity")) {
 		return b
 	}

@@ -72,8 +72,8 @@ func TestQuoteNonFinite(t *testing.T) {
 		`{"NaN": "Infinity \" NaN"}`:      `{"NaN": "Infinity \" NaN"}`,
 		`{"a": 1}`:                        `{"a": 1}`,
 	} {
-		if got := string(quoteNonFinite([]byte(in))); got != want {
-			t.Errorf("quoteNonFinite(%s) = %s, want %s", in, got, want)
+		if got := string(QuoteNonFinite([]byte(in))); got != want {
+			t.Errorf("QuoteNonFinite(%s) = %s, want %s", in, got, want)
 		}
 	}
 }

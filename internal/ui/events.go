@@ -104,6 +104,10 @@ func (h *hub) count() int {
 	return len(h.streams)
 }
 
+// Event returns the server-sent event every stream receives for st: its
+// snapshot, runs and alerts, encoded once per tick.
+func (u *UI) Event(st *agent.State) []byte { return u.hub.event(st) }
+
 // encodeEvent is one server-sent event: its name and v as one data line.
 func encodeEvent(name string, v any) []byte {
 	var b bytes.Buffer

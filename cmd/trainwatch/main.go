@@ -93,6 +93,7 @@ Grafana dashboards work unchanged.`,
 		newRulesCmd(),
 		newCheckCmd(),
 		newRunCmd(),
+		newTopCmd(),
 		newFillHistoryCmd(),
 		newVersionCmd(),
 	)

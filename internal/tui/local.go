@@ -3,7 +3,6 @@ package tui
 import (
 	"context"
 	"errors"
-	"math"
 	"sort"
 	"sync"
 	"syscall"
@@ -119,61 +118,10 @@ func (l *LocalSource) CanSignal() error { return nil }
 // Signal implements Source.
 func (l *LocalSource) Signal(pid int, sig syscall.Signal) error { return kill(pid, sig) }
 
-// processList joins a process table with its jobs and GPU use (the rows
-// of the agent's /api/ui/processes; kernel threads left out).
+// processList is the agent's /api/ui/processes computed here, by PID (the
+// process panel sorts it as the user asks).
 func processList(tab *process.Table, uses map[int][]jobs.GPUUse, opts jobs.Options) *ui.ProcessList {
-	js := jobs.Find(tab, uses, opts)
-	jobOf := map[int]*jobs.Job{}
-	out := &ui.ProcessList{Time: tab.Time.UTC(), Processes: []ui.ProcessRow{}, Jobs: make([]ui.JobRow, 0, len(js))}
-	for i := range js {
-		j := &js[i]
-		for _, pid := range j.PIDs {
-			jobOf[pid] = j
-		}
-		out.Jobs = append(out.Jobs, ui.JobRow{
-			ID: j.ID, Name: j.Name, RootPID: j.RootPID, Launcher: j.Launcher, User: j.User,
-			Processes: len(j.PIDs), Ranks: j.Ranks, Workers: j.Workers,
-			CPUPercent: finite(j.CPUPercent), ResidentBytes: j.ResidentBytes,
-			GPUMemoryBytes: j.GPUMemoryBytes, GPUs: append([]string{}, j.GPUs...),
-		})
-	}
-	for _, p := range tab.Procs {
-		if p.KernelThread {
-			continue
-		}
-		row := ui.ProcessRow{
-			PID: p.PID, PPID: p.PPID, Command: p.Comm, Cmdline: p.Cmdline, User: p.User,
-			CPUPercent: finite(p.CPUPercent), ResidentBytes: p.ResidentBytes,
-			Threads: p.NumThreads, Container: p.Container, GPUs: []string{},
-		}
-		if p.State != 0 {
-			row.State = string(rune(p.State))
-		}
-		if p.Has("io") {
-			r, w := finite(p.ReadBytesPerSecond), finite(p.WriteBytesPerSecond)
-			row.ReadBytesPerSecond, row.WriteBytesPerSecond = &r, &w
-		}
-		seen := map[string]bool{}
-		for _, use := range uses[p.PID] {
-			row.GPUMemoryBytes += use.MemoryBytes
-			if !seen[use.GPU] {
-				seen[use.GPU] = true
-				row.GPUs = append(row.GPUs, use.GPU)
-			}
-		}
-		if j := jobOf[p.PID]; j != nil {
-			row.Job, row.JobName = j.ID, j.Name
-		}
-		out.Processes = append(out.Processes, row)
-	}
-	sort.Slice(out.Processes, func(i, k int) bool { return out.Processes[i].PID < out.Processes[k].PID })
-	return out
-}
-
-// finite maps NaN and ±Inf to 0.
-func finite(v float64) float64 {
-	if math.IsNaN(v) || math.IsInf(v, 0) {
-		return 0
-	}
-	return v
+	l := ui.BuildProcessList(tab, uses, opts)
+	sort.Slice(l.Processes, func(i, k int) bool { return l.Processes[i].PID < l.Processes[k].PID })
+	return &l
 }

@@ -69,11 +69,13 @@ func (u *UI) handleProcesses(w http.ResponseWriter, _ *http.Request) {
 	if snap := u.snapshotOf(); snap != nil {
 		uses = jobs.GPUUseFromSnapshot(snap)
 	}
-	writeJSON(w, http.StatusOK, processList(tab, uses, u.opts.Jobs))
+	writeJSON(w, http.StatusOK, BuildProcessList(tab, uses, u.opts.Jobs))
 }
 
-// processList joins a process table with its jobs and GPU use.
-func processList(tab *process.Table, uses map[int][]jobs.GPUUse, opts jobs.Options) ProcessList {
+// BuildProcessList joins a process table with its jobs and GPU use: the
+// answer of /api/ui/processes (kernel threads left out, busiest first),
+// also what `trainwatch top` shows when it collects in-process.
+func BuildProcessList(tab *process.Table, uses map[int][]jobs.GPUUse, opts jobs.Options) ProcessList {
 	js := jobs.Find(tab, uses, opts)
 	jobOfPID := map[int]*jobs.Job{}
 	out := ProcessList{Time: tab.Time.UTC(), Processes: []ProcessRow{}, Jobs: make([]JobRow, 0, len(js))}

@@ -389,7 +389,7 @@ func table() *process.Table {
 func TestProcessList(t *testing.T) {
 	tab := table()
 	gpu := map[int][]jobs.GPUUse{101: {{GPU: "0", UUID: "GPU-a", MemoryBytes: 1 << 30}}, 102: {{GPU: "1", UUID: "GPU-b", MemoryBytes: 1 << 30}}}
-	pl := processList(tab, gpu, jobs.Options{})
+	pl := BuildProcessList(tab, gpu, jobs.Options{})
 	if len(pl.Processes) != 6 {
 		t.Fatalf("%d processes, want 6 (kernel threads left out): %+v", len(pl.Processes), pl.Processes)
 	}

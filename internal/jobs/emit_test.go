@@ -53,8 +53,8 @@ func TestHelpers(t *testing.T) {
 		t.Error("toUint")
 	}
 	for _, c := range [][2]string{{"2", "10"}, {"9", "x"}, {"a", "b"}} {
-		if !lessIndex(c[0], c[1]) || lessIndex(c[1], c[0]) {
-			t.Errorf("lessIndex %v", c)
+		if !LessIndex(c[0], c[1]) || LessIndex(c[1], c[0]) {
+			t.Errorf("LessIndex %v", c)
 		}
 	}
 }

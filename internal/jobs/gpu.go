@@ -88,7 +88,7 @@ func GPUUseFromSnapshot(s *collector.Snapshot) map[int][]GPUUse {
 	for _, l := range out {
 		sort.Slice(l, func(i, j int) bool {
 			if l[i].GPU != l[j].GPU {
-				return lessIndex(l[i].GPU, l[j].GPU)
+				return LessIndex(l[i].GPU, l[j].GPU)
 			}
 			return l[i].UUID < l[j].UUID
 		})
@@ -115,9 +115,10 @@ func nonNegative(v float64) float64 {
 	return v
 }
 
-// lessIndex orders GPU index labels numerically where both are numbers
-// ("2" < "10"), and as strings otherwise.
-func lessIndex(a, b string) bool {
+// LessIndex orders GPU index labels (and other numeric labels, such as XID
+// codes) numerically where both are numbers ("2" < "10"), numbers before
+// other strings, and as strings otherwise.
+func LessIndex(a, b string) bool {
 	x, errA := strconv.Atoi(a)
 	y, errB := strconv.Atoi(b)
 	switch {

@@ -276,7 +276,7 @@ func (f *finder) job(root int, members []int, gpu map[int][]GPUUse) Job {
 	for g := range gpuUUID {
 		j.GPUs = append(j.GPUs, g)
 	}
-	sort.Slice(j.GPUs, func(a, b int) bool { return lessIndex(j.GPUs[a], j.GPUs[b]) })
+	sort.Slice(j.GPUs, func(a, b int) bool { return LessIndex(j.GPUs[a], j.GPUs[b]) })
 	for _, g := range j.GPUs {
 		j.GPUUUIDs = append(j.GPUUUIDs, gpuUUID[g])
 	}

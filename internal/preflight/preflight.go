@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/trainwatch/trainwatch/internal/bytesize"
+	"github.com/trainwatch/trainwatch/internal/jobs"
 	"github.com/trainwatch/trainwatch/internal/summary"
 )
 
@@ -260,7 +261,7 @@ func checkGPUHealth(h *summary.Host) Result {
 		for c := range g.XIDs {
 			codes = append(codes, c)
 		}
-		sort.Slice(codes, func(i, j int) bool { return numLess(codes[i], codes[j]) })
+		sort.Slice(codes, func(i, j int) bool { return jobs.LessIndex(codes[i], codes[j]) })
 		var desc []string
 		for _, c := range codes {
 			desc = append(desc, fmt.Sprintf("XID %s ×%d", c, g.XIDs[c]))
@@ -531,21 +532,6 @@ func orUnknown(s string) string {
 		return "unknown"
 	}
 	return s
-}
-
-// numLess orders numeric strings by value, others after them by text.
-func numLess(a, b string) bool {
-	x, errA := strconv.Atoi(a)
-	y, errB := strconv.Atoi(b)
-	switch {
-	case errA == nil && errB == nil:
-		return x < y
-	case errA == nil:
-		return true
-	case errB == nil:
-		return false
-	}
-	return a < b
 }
 
 // HumanBytes formats n bytes with a binary unit and one decimal, e.g.

@@ -97,15 +97,17 @@ func (lp *lineParser) loop() {
 	var window time.Time
 	var used time.Duration
 	for b := range lp.blocks {
-		start := lp.now()
-		if start.Sub(window) >= parseWindow {
-			window, used = start, 0
+		if now := lp.now(); now.Sub(window) >= parseWindow {
+			window, used = now, 0
 		}
 		// Once the command exited, the last two blocks are parsed whatever
 		// the budget: they hold the last values.
 		if used < parseBudget || lp.final.Load() && len(lp.blocks) < 2 {
+			// The budget counts this thread's CPU time, not wall time: a
+			// nice-19 thread waiting for a busy CPU is not parsing.
+			start := threadCPU()
 			lp.parseBlock(b)
-			used += lp.now().Sub(start)
+			used += threadCPU() - start
 		} else {
 			lp.skipped.Add(int64(countLineEnds(b)))
 		}
@@ -184,6 +186,16 @@ func (lp *lineParser) submit(b []byte) {
 		default:
 		}
 	}
+}
+
+// threadCPU is the CPU time the calling OS thread has used (the parser's
+// goroutine is locked to its thread).
+func threadCPU() time.Duration {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts); err != nil {
+		return 0
+	}
+	return time.Duration(ts.Nano())
 }
 
 func countLineEnds(b []byte) int {

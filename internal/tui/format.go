@@ -267,9 +267,7 @@ func width(s string) int {
 			}
 			i = j
 		case c < 0x80:
-			if c >= 0x20 && c != 0x7f {
-				n++
-			}
+			n++ // a control character is shown as one cell (safeLine)
 			i++
 		default:
 			r, size := utf8.DecodeRuneInString(s[i:])

@@ -266,7 +266,9 @@ func finalView(t *testing.T, tm *teatest.TestModel) string {
 	return m.View()
 }
 
-// checkFrame fails when a frame is not exactly h lines of at most w cells.
+// checkFrame fails when a frame is not exactly h lines of at most w cells,
+// or when a line holds a control character other than the styles' own
+// SGR sequences.
 func checkFrame(t *testing.T, frame string, w, h int) {
 	t.Helper()
 	lines := strings.Split(frame, "\n")
@@ -276,6 +278,9 @@ func checkFrame(t *testing.T, frame string, w, h int) {
 	for i, l := range lines {
 		if n := width(l); n > w {
 			t.Errorf("line %d is %d cells wide, more than %d: %q", i+1, n, w, l)
+		}
+		if bare := sgr.ReplaceAllString(l, ""); strings.ContainsFunc(bare, isControl) {
+			t.Errorf("line %d holds a control character: %q", i+1, l)
 		}
 	}
 }

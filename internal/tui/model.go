@@ -257,6 +257,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		if msg.err != nil {
 			m.procErr = msg.err
 		} else {
+			cleanProcesses(msg.list)
 			m.procs, m.procErr = msg.list, nil
 			m.pv.invalidate()
 		}

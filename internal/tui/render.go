@@ -76,12 +76,13 @@ func (m *Model) render() string {
 	return strings.Join(fit(lines, m.width, m.height), "\n")
 }
 
-// fit clips each line to w cells and pads or cuts the list to h lines.
+// fit clips each line to w cells and pads or cuts the list to h lines;
+// each line is made safe for the terminal (safeLine).
 func fit(lines []string, w, h int) []string {
 	out := make([]string, h)
 	for i := range out {
 		if i < len(lines) {
-			out[i] = clip(lines[i], w)
+			out[i] = clip(safeLine(lines[i]), w)
 		}
 	}
 	return out

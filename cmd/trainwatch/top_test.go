@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/creack/pty"
 	"github.com/prometheus/common/model"
 
 	"github.com/trainwatch/trainwatch/internal/config"
@@ -264,5 +266,39 @@ func TestTopSourceChoice(t *testing.T) {
 	}
 	if _, _, err := topSource(context.Background(), newTopCmd(), "gpu-box:9835", time.Second); err == nil {
 		t.Error("a --url without a scheme was accepted")
+	}
+}
+
+// TestCommandsLeaveTheTerminalAlone: a command other than top, run on a
+// terminal, writes only its output there — no query of the terminal's
+// colours or cursor (OSC 11, CSI 6n). Bubble Tea v1 asked at start-up in
+// every program that linked it, and waited up to 5 s on a terminal that
+// does not answer (script(1), a serial console) or read keys typed ahead.
+func TestCommandsLeaveTheTerminalAlone(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := buildBinary(t)
+	for _, args := range [][]string{{"version"}, {"--help"}} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			cmd := exec.Command(bin, args...)
+			cmd.Env = append(os.Environ(), "TERM=xterm-256color")
+			ptmx, err := pty.Start(cmd)
+			if err != nil {
+				t.Fatalf("start on a pseudo-terminal: %v", err)
+			}
+			defer ptmx.Close()
+			var out bytes.Buffer
+			_, _ = io.Copy(&out, ptmx) // EIO once the command has exited
+			if err := cmd.Wait(); err != nil {
+				t.Fatalf("trainwatch %s: %v\n%s", strings.Join(args, " "), err, out.String())
+			}
+			if out.Len() == 0 {
+				t.Fatal("no output")
+			}
+			if i := bytes.IndexByte(out.Bytes(), 0x1b); i >= 0 {
+				t.Errorf("the command wrote an escape sequence to the terminal at byte %d: %q", i, out.String())
+			}
+		})
 	}
 }

@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
-	tea "github.com/charmbracelet/bubbletea"
-	"github.com/charmbracelet/x/exp/teatest"
-	"github.com/muesli/termenv"
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/colorprofile"
+	"github.com/charmbracelet/x/exp/teatest/v2"
 
 	"github.com/trainwatch/trainwatch/internal/summary"
 	"github.com/trainwatch/trainwatch/internal/ui"
@@ -174,7 +174,7 @@ func (f *fakeSource) sent() []sentSignal {
 // UTC and without colour.
 func testModel(t *testing.T, src Source, w, h int) (*teatest.TestModel, *Model) {
 	t.Helper()
-	m := New(Options{Source: src, Profile: termenv.Ascii, Location: time.UTC, ProcessRefresh: time.Hour})
+	m := New(Options{Source: src, Profile: colorprofile.ASCII, Location: time.UTC, ProcessRefresh: time.Hour})
 	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(w, h))
 	t.Cleanup(func() {
 		_ = tm.Quit()
@@ -224,32 +224,20 @@ func keys(tm *teatest.TestModel, ks ...string) {
 	}
 }
 
-func keyMsg(k string) tea.KeyMsg {
-	switch k {
-	case "enter":
-		return tea.KeyMsg{Type: tea.KeyEnter}
-	case "esc":
-		return tea.KeyMsg{Type: tea.KeyEsc}
-	case "down":
-		return tea.KeyMsg{Type: tea.KeyDown}
-	case "up":
-		return tea.KeyMsg{Type: tea.KeyUp}
-	case "tab":
-		return tea.KeyMsg{Type: tea.KeyTab}
-	case "right":
-		return tea.KeyMsg{Type: tea.KeyRight}
-	case "left":
-		return tea.KeyMsg{Type: tea.KeyLeft}
-	case "backspace":
-		return tea.KeyMsg{Type: tea.KeyBackspace}
-	case "ctrl+c":
-		return tea.KeyMsg{Type: tea.KeyCtrlC}
-	case "end":
-		return tea.KeyMsg{Type: tea.KeyEnd}
-	case "pgdown":
-		return tea.KeyMsg{Type: tea.KeyPgDown}
+func keyMsg(k string) tea.KeyPressMsg {
+	codes := map[string]rune{
+		"enter": tea.KeyEnter, "esc": tea.KeyEscape, "down": tea.KeyDown, "up": tea.KeyUp,
+		"tab": tea.KeyTab, "right": tea.KeyRight, "left": tea.KeyLeft, "backspace": tea.KeyBackspace,
+		"end": tea.KeyEnd, "pgdown": tea.KeyPgDown, "space": tea.KeySpace,
 	}
-	return tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(k)}
+	if c, ok := codes[k]; ok {
+		return tea.KeyPressMsg{Code: c}
+	}
+	if k == "ctrl+c" {
+		return tea.KeyPressMsg{Code: 'c', Mod: tea.ModCtrl}
+	}
+	r := []rune(k)
+	return tea.KeyPressMsg{Code: r[0], Text: k}
 }
 
 // finalView quits the program and returns its last frame.
@@ -263,7 +251,7 @@ func finalView(t *testing.T, tm *teatest.TestModel) string {
 	if !ok {
 		t.Fatalf("final model is %T", fm)
 	}
-	return m.View()
+	return m.screen()
 }
 
 // checkFrame fails when a frame is not exactly h lines of at most w cells,

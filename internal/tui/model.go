@@ -8,8 +8,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	tea "github.com/charmbracelet/bubbletea"
-	"github.com/muesli/termenv"
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/colorprofile"
 
 	"github.com/trainwatch/trainwatch/internal/ui"
 )
@@ -18,9 +18,9 @@ import (
 type Options struct {
 	// Source gives the data (required).
 	Source Source
-	// Profile is the colour profile: termenv.Ascii for no colour at all
-	// (see ColorProfile).
-	Profile termenv.Profile
+	// Profile is the colour profile (see ColorProfile); ASCII, NoTTY or
+	// the zero value for no colour at all.
+	Profile colorprofile.Profile
 	// Location is the time zone of the times shown (default time.Local).
 	Location *time.Location
 	// ProcessRefresh is how often the process list is fetched while the
@@ -279,7 +279,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			m.setStatus(fmt.Sprintf("Sent SIG%s to PID %d (%s)", msg.name, msg.pid, msg.desc), false)
 		}
 		return m, m.restartProcesses()
-	case tea.KeyMsg:
+	case tea.KeyPressMsg:
 		return m.onKey(msg)
 	case inspectMsg:
 		msg(m)
@@ -452,7 +452,7 @@ func (m *Model) setPanel(p panel) tea.Cmd {
 	return m.restartProcesses()
 }
 
-func (m *Model) onKey(k tea.KeyMsg) (tea.Model, tea.Cmd) {
+func (m *Model) onKey(k tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	key := k.String()
 	if key == "ctrl+c" {
 		return m.quit()
@@ -505,7 +505,7 @@ func (m *Model) scrollKey(key string) {
 		*s++
 	case "pgup":
 		*s -= page
-	case "pgdown", " ":
+	case "pgdown", "space":
 		*s += page
 	case "home":
 		*s = 0
@@ -557,26 +557,25 @@ func (m *Model) processKey(key string) tea.Cmd {
 
 // filterKey edits the filter while it is typed: Enter keeps it, Esc
 // clears it.
-func (m *Model) filterKey(k tea.KeyMsg) {
+func (m *Model) filterKey(k tea.KeyPressMsg) {
 	pv := &m.pv
-	switch k.Type {
-	case tea.KeyEnter:
+	switch k.String() {
+	case "enter":
 		pv.filtering = false
-	case tea.KeyEsc:
+	case "esc":
 		pv.filtering = false
 		pv.filter = ""
-	case tea.KeyBackspace, tea.KeyCtrlH:
+	case "backspace", "ctrl+h":
 		if r := []rune(pv.filter); len(r) > 0 {
 			pv.filter = string(r[:len(r)-1])
 		}
-	case tea.KeyCtrlU:
+	case "ctrl+u":
 		pv.filter = ""
-	case tea.KeySpace:
-		pv.filter += " "
-	case tea.KeyRunes:
-		pv.filter += string(k.Runes)
 	default:
-		return
+		if k.Text == "" || k.Mod&(tea.ModCtrl|tea.ModAlt|tea.ModSuper) != 0 {
+			return
+		}
+		pv.filter += printable(k.Text)
 	}
 	pv.invalidate()
 }

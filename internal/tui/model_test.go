@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
-	tea "github.com/charmbracelet/bubbletea"
-	"github.com/charmbracelet/x/exp/teatest"
-	"github.com/muesli/termenv"
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/colorprofile"
+	"github.com/charmbracelet/x/exp/teatest/v2"
 
 	"github.com/trainwatch/trainwatch/internal/ui"
 )
@@ -22,7 +22,7 @@ import (
 // feed builds a model over src and gives it the messages a program would:
 // a size, the source's first event, and (for the processes panel) the
 // process list. No program runs: Update and View are called directly.
-func feed(t testing.TB, src *fakeSource, profile termenv.Profile, w, h int) *Model {
+func feed(t testing.TB, src *fakeSource, profile colorprofile.Profile, w, h int) *Model {
 	t.Helper()
 	m := New(Options{Source: src, Profile: profile, Location: time.UTC})
 	m.Update(tea.WindowSizeMsg{Width: w, Height: h})
@@ -39,14 +39,14 @@ func TestFramesFitEverySize(t *testing.T) {
 	sizes := [][2]int{{20, 5}, {39, 9}, {40, 10}, {60, 15}, {80, 24}, {81, 25}, {99, 29}, {100, 30}, {120, 40}, {159, 44}, {160, 45}, {200, 60}, {250, 80}, {320, 100}}
 	for _, sz := range sizes {
 		w, h := sz[0], sz[1]
-		m := feed(t, src, termenv.ANSI256, w, h)
+		m := feed(t, src, colorprofile.ANSI256, w, h)
 		m.Update(procsMsg{list: src.procs, gen: m.procGen})
 		for p := range numPanels {
 			m.setPanel(p)
 			if p == panelProcesses {
 				m.Update(procsMsg{list: src.procs, gen: m.procGen})
 			}
-			checkFrame(t, m.View(), w, h)
+			checkFrame(t, m.screen(), w, h)
 			for _, mode := range []string{"help", "tree", "dialog"} {
 				switch mode {
 				case "help":
@@ -60,7 +60,7 @@ func TestFramesFitEverySize(t *testing.T) {
 					}
 				}
 				m.dirty = true
-				checkFrame(t, m.View(), w, h)
+				checkFrame(t, m.screen(), w, h)
 				m.help, m.dialog, m.pv.tree = false, nil, false
 				m.pv.invalidate()
 			}
@@ -72,7 +72,7 @@ func TestFramesFitEverySize(t *testing.T) {
 var sgr = regexp.MustCompile(`\x1b\[[0-9;:]*m`)
 
 // TestNoColor: with NO_COLOR set (even where colour is forced) the
-// profile is termenv.Ascii and the program writes no SGR sequence at all;
+// profile is colorprofile.ASCII and the program writes no SGR sequence at all;
 // without it, colour is used.
 func TestNoColor(t *testing.T) {
 	t.Setenv("CLICOLOR_FORCE", "1") // a buffer is not a terminal
@@ -91,7 +91,7 @@ func TestNoColor(t *testing.T) {
 			t.Setenv("NO_COLOR", c.noColor)
 			var buf bytes.Buffer
 			profile := ColorProfile(&buf, c.flag)
-			if (profile != termenv.Ascii) != c.wantColor {
+			if (profile != colorprofile.ASCII) != c.wantColor {
 				t.Fatalf("profile %v, want colour %v", profile, c.wantColor)
 			}
 			src := newFake(t)
@@ -127,7 +127,7 @@ func TestResize(t *testing.T) {
 		tm.Send(tea.WindowSizeMsg{Width: sz[0], Height: sz[1]})
 		var frame string
 		await(t, tm, "the new size", func(m *Model) bool {
-			frame = m.View()
+			frame = m.screen()
 			return m.width == sz[0]
 		})
 		checkFrame(t, frame, sz[0], sz[1])
@@ -195,7 +195,7 @@ func TestSignalFlow(t *testing.T) {
 // panel opens and every ProcessRefresh while it stays open, never after.
 func TestProcessRefreshOnlyWhileVisible(t *testing.T) {
 	src := &countingSource{fakeSource: newFake(t)}
-	m := New(Options{Source: src, Profile: termenv.Ascii, Location: time.UTC, ProcessRefresh: 20 * time.Millisecond})
+	m := New(Options{Source: src, Profile: colorprofile.ASCII, Location: time.UTC, ProcessRefresh: 20 * time.Millisecond})
 	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(120, 40))
 	t.Cleanup(func() { _ = tm.Quit(); m.Close() })
 	await(t, tm, "the fixture", func(m *Model) bool { return m.payload != nil })

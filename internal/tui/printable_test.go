@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/muesli/termenv"
+	"github.com/charmbracelet/colorprofile"
 
 	"github.com/trainwatch/trainwatch/internal/ui"
 )
@@ -74,7 +74,7 @@ func TestHostileProcessText(t *testing.T) {
 	}
 	for _, sz := range [][2]int{{80, 24}, {200, 60}} {
 		w, h := sz[0], sz[1]
-		m := feed(t, src, termenv.ANSI256, w, h)
+		m := feed(t, src, colorprofile.ANSI256, w, h)
 		l := list
 		m.Update(procsMsg{list: &l, gen: m.procGen})
 		for p := range numPanels {
@@ -85,7 +85,7 @@ func TestHostileProcessText(t *testing.T) {
 				m.pv.tree = false
 			}
 			m.dirty = true
-			frame := m.View()
+			frame := m.screen()
 			checkFrame(t, frame, w, h)
 			if first, _, _ := strings.Cut(sgr.ReplaceAllString(frame, ""), "\n"); !strings.Contains(first, "trainwatch top") {
 				t.Errorf("panel %d at %dx%d: the header is not on the first line: %q", p, w, h, first)

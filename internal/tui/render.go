@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/trainwatch/trainwatch/internal/summary"
@@ -34,9 +35,16 @@ func (m *Model) layout() layout {
 // bodyHeight is the rows between the header and tab lines and the footer.
 func (m *Model) bodyHeight() int { return max(0, m.height-3) }
 
-// View implements tea.Model: the frame is rendered when something changed
-// and reused otherwise, so that a frame costs nothing between data.
-func (m *Model) View() string {
+// View implements tea.Model: the frame, in the alternate screen.
+func (m *Model) View() tea.View {
+	v := tea.NewView(m.screen())
+	v.AltScreen = true
+	return v
+}
+
+// screen is the frame: rendered when something changed and reused
+// otherwise, so that a frame costs nothing between data.
+func (m *Model) screen() string {
 	if m.dirty || m.frame == "" {
 		m.frame = m.render()
 		m.dirty = false

@@ -2,22 +2,29 @@ package tui
 
 import (
 	"io"
+	"os"
 	"strings"
 
-	"github.com/charmbracelet/lipgloss"
-	"github.com/muesli/termenv"
+	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/colorprofile"
 )
 
-// ColorProfile is the colour profile for output to w: none (termenv.Ascii)
-// when noColor is set, when NO_COLOR is set in the environment
-// (https://no-color.org), or when w is not a terminal; otherwise what the
-// terminal supports (CLICOLOR_FORCE forces colour on a non-terminal).
-func ColorProfile(w io.Writer, noColor bool) termenv.Profile {
-	if noColor {
-		return termenv.Ascii
+// ColorProfile is the colour profile for output to w: none
+// (colorprofile.ASCII) when noColor is set, when NO_COLOR is set to
+// anything in the environment (https://no-color.org), or when w is not a
+// terminal (colorprofile.NoTTY); otherwise what the terminal supports
+// (CLICOLOR_FORCE forces colour on a non-terminal). Nothing is asked of
+// the terminal: the answer comes from the environment and terminfo.
+func ColorProfile(w io.Writer, noColor bool) colorprofile.Profile {
+	if noColor || os.Getenv("NO_COLOR") != "" {
+		return colorprofile.ASCII
 	}
-	return lipgloss.NewRenderer(w).ColorProfile()
+	return colorprofile.Detect(w, os.Environ())
 }
+
+// colorless reports whether a profile has no colour: the UI then writes
+// no escape sequence at all.
+func colorless(p colorprofile.Profile) bool { return p <= colorprofile.ASCII }
 
 // paint is one style as the escape sequences around a text: lipgloss
 // renders the style once, and painting is then two string concatenations.
@@ -43,7 +50,7 @@ func (p paint) on(text string) string {
 }
 
 // styles are the UI's styles, built once for a colour profile. With no
-// colour (termenv.Ascii) every style is empty: the output has no escape
+// colour (colorless) every style is empty: the output has no escape
 // sequences at all, not even bold, and what colour would say (selection,
 // severity) is said with characters too (">" marks, brackets, words).
 type styles struct {
@@ -55,13 +62,13 @@ type styles struct {
 	header, errorLine             paint
 }
 
-func newStyles(profile termenv.Profile) styles {
-	if profile == termenv.Ascii {
+func newStyles(profile colorprofile.Profile) styles {
+	if colorless(profile) {
 		return styles{}
 	}
-	r := lipgloss.NewRenderer(io.Discard)
-	r.SetColorProfile(profile)
-	s := r.NewStyle
+	// Only the sixteen basic colours are used, so the sequences are the
+	// same for every colour profile.
+	s := lipgloss.NewStyle
 	fg := func(c string) lipgloss.Style { return s().Foreground(lipgloss.Color(c)) }
 	return styles{
 		color:     true,

@@ -19,7 +19,9 @@ import (
 	"fmt"
 	"io"
 
-	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/colorprofile"
+
+	tea "charm.land/bubbletea/v2"
 )
 
 // framesPerSecond caps how often Bubble Tea's renderer looks for a new
@@ -33,7 +35,11 @@ const framesPerSecond = 20
 func Run(ctx context.Context, opts Options, in io.Reader, out io.Writer) error {
 	m := New(opts)
 	defer m.Close()
-	p := tea.NewProgram(m, tea.WithContext(ctx), tea.WithAltScreen(), tea.WithInput(in), tea.WithOutput(out), tea.WithFPS(framesPerSecond))
+	popts := []tea.ProgramOption{tea.WithContext(ctx), tea.WithInput(in), tea.WithOutput(out), tea.WithFPS(framesPerSecond)}
+	if opts.Profile != colorprofile.Unknown {
+		popts = append(popts, tea.WithColorProfile(opts.Profile))
+	}
+	p := tea.NewProgram(m, popts...)
 	if _, err := p.Run(); err != nil {
 		if ctx.Err() != nil {
 			return nil

@@ -406,7 +406,8 @@ func (t tailStream) finish(time.Duration) { t.fileTail.finish() }
 // startPipes starts cmd without a terminal: stdin as it is; stdout and
 // stderr each on a pipe of ours, copied to the destination and parsed, or,
 // when the destination is a regular file, given to the command directly
-// and read back for the parser. newTee makes the line splitter of a stream
+// and read back for the parser (and when it is /dev/null, an in-memory
+// file instead, read back and freed: see fileTail). newTee makes the line splitter of a stream
 // writing to its argument.
 func startPipes(cmd *exec.Cmd, stdin io.Reader, stdout, stderr io.Writer, newTee func(io.Writer) *lineTee) ([]outStream, error) {
 	cmd.Stdin = stdin
@@ -429,10 +430,20 @@ func startPipes(cmd *exec.Cmd, stdin io.Reader, stdout, stderr io.Writer, newTee
 	connect := func(dst io.Writer, tailed *fileTail) (*os.File, *plan, error) {
 		if f := asFile(dst); f != nil {
 			if tailed != nil && sameFile(f, asFile(stdout)) {
+				if tailed.memory {
+					return tailed.f, nil, nil // 2>&1 to /dev/null
+				}
 				return f, nil, nil // 2>&1: the stdout tail reads it
 			}
 			if t, ok := newFileTail(f); ok {
 				return f, &plan{tail: t}, nil
+			}
+			if isDevNull(f) {
+				t, err := newMemoryTail()
+				if err != nil {
+					return nil, nil, err
+				}
+				return t.f, &plan{tail: t}, nil
 			}
 		}
 		p, err := newOutPipe()

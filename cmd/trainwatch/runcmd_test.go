@@ -669,3 +669,134 @@ sys.stdout.write("step=6 loss=0.1")
 		t.Errorf("training_loss by step %v, want steps 1-6 (not 99)", got)
 	}
 }
+
+// TestRunCmdOutputToDevNull: with stdout and stderr /dev/null, the command
+// writes to an in-memory file that trainwatch reads back (no pipe): the
+// metrics of both streams arrive, apart or as 2>&1; once the run is over
+// the file is sealed, so a process left behind that still writes gets an
+// error (EPERM) rather than filling memory.
+func TestRunCmdOutputToDevNull(t *testing.T) {
+	python := testenv.LookPath(t, "python3")
+	base := runAgent(t)
+	parser, err := logparse.New(logparse.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sameStream := range []bool{false, true} {
+		t.Run(fmt.Sprintf("2>&1=%v", sameStream), func(t *testing.T) {
+			dir := t.TempDir()
+			done, result := filepath.Join(dir, "run-returned"), filepath.Join(dir, "late-write")
+			script := `import sys, os, time
+for i in range(1, 6):
+    print("step=%d loss=%g" % (i, 1.0 / i), flush=True)
+    sys.stderr.write("step=%d val_loss=%g\n" % (i, 2.0 / i))
+    sys.stderr.flush()
+if os.fork() == 0:
+    # Left behind: write once the run is over.
+    while not os.path.exists(sys.argv[1]):
+        time.sleep(0.02)
+    try:
+        print("late", flush=True)
+        r = "written"
+    except OSError as e:
+        r = "errno %d" % e.errno
+    open(sys.argv[2], "w").write(r)
+    os._exit(0)
+`
+			null, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer null.Close()
+			errNull := null
+			if !sameStream {
+				if errNull, err = os.OpenFile(os.DevNull, os.O_WRONLY, 0); err != nil {
+					t.Fatal(err)
+				}
+				defer errNull.Close()
+			}
+			r := newCmdRunner("null", base, []string{python, "-c", script, done, result}, parser)
+			r.stdin, r.stdout, r.stderr = strings.NewReader(""), null, errNull
+			r.reportPath = filepath.Join(dir, "report.json")
+			code, err := r.run()
+			if err != nil || code != 0 {
+				t.Fatalf("exit %d %v", code, err)
+			}
+			if err := os.WriteFile(done, nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			b, err := os.ReadFile(r.reportPath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var rep struct{ Run string }
+			if err := json.Unmarshal(b, &rep); err != nil || rep.Run == "" {
+				t.Fatalf("report %s: %v", b, err)
+			}
+			id := rep.Run
+			// A burst of lines logged in one millisecond is spread a
+			// millisecond apart, up to a few ms ahead of now: wait for them.
+			time.Sleep(50 * time.Millisecond)
+			if got := byStep(t, base, id, "training_loss"); len(got) != 5 || got[[2]float64{-1, 2}] != 0.5 {
+				t.Errorf("training_loss by step %v, want steps 1-5", got)
+			}
+			if got := byStep(t, base, id, "validation_loss"); len(got) != 5 || got[[2]float64{-1, 4}] != 0.5 {
+				t.Errorf("validation_loss by step %v, want steps 1-5 (stderr)", got)
+			}
+			deadline := time.Now().Add(10 * time.Second)
+			var late []byte
+			for time.Now().Before(deadline) {
+				if late, err = os.ReadFile(result); err == nil && len(late) > 0 {
+					break
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			if string(late) != "errno 1" {
+				t.Errorf("a write after the run: %q, want errno 1 (EPERM: the in-memory file is sealed)", late)
+			}
+		})
+	}
+}
+
+// TestMemoryTailFreesWhatItRead: the in-memory file standing for
+// /dev/null holds only what was not read yet.
+func TestMemoryTailFreesWhatItRead(t *testing.T) {
+	tail, err := newMemoryTail()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := os.OpenFile("/proc/self/fd/"+strconv.Itoa(int(tail.f.Fd())), os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	line := bytes.Repeat([]byte("step=1 loss=0.5 "), 64)
+	line[len(line)-1] = '\n'
+	buf := make([]byte, copyReadSize)
+	var n countingWriter
+	for range 8 {
+		for written := 0; written < 1<<20; written += len(line) {
+			if _, err := w.Write(line); err != nil {
+				t.Fatal(err)
+			}
+		}
+		tail.readNew(buf, &n)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(int(tail.f.Fd()), &st); err != nil {
+		t.Fatal(err)
+	}
+	if n.n < 8<<20 {
+		t.Errorf("read back %d bytes, want at least 8 MiB", n.n)
+	}
+	if held := st.Blocks * 512; held > 64<<10 {
+		t.Errorf("the file still holds %d bytes after everything was read (size %d)", held, st.Size)
+	}
+	close(tail.done)
+	tail.finish()
+}
+
+// countingWriter counts what is written to it.
+type countingWriter struct{ n int }
+
+func (c *countingWriter) Write(p []byte) (int, error) { c.n += len(p); return len(p), nil }

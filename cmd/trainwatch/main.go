@@ -95,6 +95,7 @@ Grafana dashboards work unchanged.`,
 		newRunCmd(),
 		newTopCmd(),
 		newFillHistoryCmd(),
+		newGrafanaCmd(),
 		newVersionCmd(),
 	)
 	return root

@@ -1,0 +1,696 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// options are the harness's settings.
+type options struct {
+	Window      time.Duration // CPU window per phase
+	Warmup      time.Duration // after ready, before the window
+	Scrape      time.Duration // scrape interval of scraped targets
+	Procs       []int         // extra sleeping processes per phase
+	Clients     []int         // concurrent clients of the latency phase
+	Requests    int           // requests per target and client count
+	LatencyMax  time.Duration // time cap of one latency measurement
+	HistoryFill time.Duration // history written for tw-1h before it starts
+	Only        []string      // target keys to run; empty: all
+	Trainwatch  string        // prebuilt binary; "": build ./cmd/trainwatch
+	NodeExp     string
+	ProcExp     string
+	Netdata     string
+	Sequential  bool   // one target at a time instead of all at once
+	Keep        bool   // keep the temporary directory
+	Tag         string // suffix of the result files' names
+	Short       bool
+	Log         io.Writer
+}
+
+// shortOptions are -short's defaults (CI): a smoke run of the harness.
+func shortOptions(o options) options {
+	o.Window = 10 * time.Second
+	o.Warmup = 5 * time.Second
+	o.Procs = []int{0, 300}
+	o.Requests = 100
+	o.LatencyMax = 5 * time.Second
+	o.Short = true
+	return o
+}
+
+// defaultOptions are the full run's settings.
+func defaultOptions() options {
+	return options{
+		Window:      60 * time.Second,
+		Warmup:      20 * time.Second,
+		Scrape:      time.Second,
+		Procs:       []int{0, 300, 2000},
+		Clients:     []int{4, 64},
+		Requests:    640,
+		LatencyMax:  20 * time.Second,
+		HistoryFill: time.Hour,
+		NodeExp:     "/usr/bin/prometheus-node-exporter",
+		ProcExp:     "/usr/bin/prometheus-process-exporter",
+		Netdata:     "/usr/sbin/netdata",
+		Log:         io.Discard,
+	}
+}
+
+// hostInfo describes the machine.
+type hostInfo struct {
+	Hostname string `json:"hostname"`
+	Kind     string `json:"kind"`
+	CPUModel string `json:"cpu_model"`
+	Cores    int    `json:"cores"`
+	Kernel   string `json:"kernel"`
+	MemGiB   int    `json:"mem_gib"`
+	Go       string `json:"go"`
+}
+
+// targetResult is one target in one phase.
+type targetResult struct {
+	Key        string  `json:"key"`
+	Name       string  `json:"name"`
+	CPUSeconds float64 `json:"cpu_seconds"`
+	CPUPerMin  float64 `json:"cpu_seconds_per_minute"`
+	CorePct    float64 `json:"percent_of_one_core"`
+	TreeProcs  int     `json:"tree_processes"`
+	// The window this target was measured in (all targets share one
+	// unless -sequential).
+	HostProcs   int     `json:"processes_on_host"`
+	WindowS     float64 `json:"window_seconds"`
+	LoadStart   string  `json:"loadavg_start"`
+	LoadEnd     string  `json:"loadavg_end"`
+	HostBusyPct float64 `json:"host_busy_percent"`
+	// Memory of the main process at the end of the window, KiB.
+	Mem        memInfo `json:"memory_kib"`
+	TreeRSSKiB int64   `json:"tree_rss_kib"`
+	// HWMAfterKiB is the peak after the latency phase.
+	HWMAfterKiB  int64           `json:"hwm_after_latency_kib,omitempty"`
+	Scrapes      int             `json:"scrapes,omitempty"`
+	ScrapeErrors int             `json:"scrape_errors,omitempty"`
+	ScrapeP50Ms  float64         `json:"scrape_p50_ms,omitempty"`
+	ScrapeP99Ms  float64         `json:"scrape_p99_ms,omitempty"`
+	Body         *bodyStats      `json:"body,omitempty"`
+	Latency      []latencyResult `json:"latency,omitempty"`
+}
+
+// phaseResult is one phase: one number of extra processes.
+type phaseResult struct {
+	Extra       int            `json:"extra_processes"`
+	HostProcs   int            `json:"processes_on_host"`
+	WindowS     float64        `json:"window_seconds"`
+	LoadStart   string         `json:"loadavg_start"`
+	LoadEnd     string         `json:"loadavg_end"`
+	HostBusyPct float64        `json:"host_busy_percent"`
+	Targets     []targetResult `json:"targets"`
+}
+
+// result is a whole run.
+type result struct {
+	Date     string            `json:"date"`
+	Host     hostInfo          `json:"host"`
+	Command  string            `json:"command"`
+	Settings map[string]string `json:"settings"`
+	Versions map[string]string `json:"versions"`
+	Skipped  map[string]string `json:"skipped,omitempty"`
+	Phases   []phaseResult     `json:"phases"`
+	Duration string            `json:"duration"`
+}
+
+// target returns the result of key in phase i, or nil.
+func (r *result) target(i int, key string) *targetResult {
+	if i < 0 || i >= len(r.Phases) {
+		return nil
+	}
+	for j := range r.Phases[i].Targets {
+		if r.Phases[i].Targets[j].Key == key {
+			return &r.Phases[i].Targets[j]
+		}
+	}
+	return nil
+}
+
+// moduleRoot finds the directory of trainwatch's go.mod above the
+// working directory.
+func moduleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", fmt.Errorf("working directory: %w", err)
+	}
+	for {
+		b, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+		if err == nil && strings.Contains(string(b), "module github.com/trainwatch/trainwatch\n") {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("not inside the trainwatch module (no go.mod of github.com/trainwatch/trainwatch above the working directory)")
+		}
+		dir = parent
+	}
+}
+
+// goBuild builds pkg (relative to the module root) into out.
+func goBuild(ctx context.Context, root, pkg, out string) error {
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		return fmt.Errorf("go build %s: %w", pkg, err)
+	}
+	cmd := exec.CommandContext(ctx, goBin, "build", "-o", out, pkg)
+	cmd.Dir = root
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build %s: %w\n%s", pkg, err, b)
+	}
+	return nil
+}
+
+// findBin returns path when it is executable, else name from $PATH, else "".
+func findBin(path string, names ...string) string {
+	if st, err := os.Stat(path); err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0 {
+		return path
+	}
+	for _, n := range names {
+		if p, err := exec.LookPath(n); err == nil {
+			return p
+		}
+	}
+	return ""
+}
+
+// version runs bin with args and returns the first line it prints.
+func version(ctx context.Context, bin string, args ...string) string {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	b, _ := exec.CommandContext(ctx, bin, args...).CombinedOutput()
+	line, _, _ := strings.Cut(strings.TrimSpace(string(b)), "\n")
+	return strings.TrimSpace(line)
+}
+
+// readHost describes this machine.
+func readHost() hostInfo {
+	h := hostInfo{Cores: runtime.NumCPU(), Kind: "metal", Go: runtime.Version()}
+	h.Hostname, _ = os.Hostname()
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		h.Kernel = strings.TrimSpace(string(b))
+	}
+	if f, err := os.Open("/proc/cpuinfo"); err == nil {
+		sc := bufio.NewScanner(f)
+		sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+		for sc.Scan() {
+			k, v, _ := strings.Cut(sc.Text(), ":")
+			k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+			switch {
+			case k == "model name" && h.CPUModel == "":
+				h.CPUModel = v
+			case k == "flags" && slices.Contains(strings.Fields(v), "hypervisor"):
+				h.Kind = "vm"
+			}
+		}
+		f.Close()
+	}
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		for line := range strings.SplitSeq(string(b), "\n") {
+			if rest, ok := strings.CutPrefix(line, "MemTotal:"); ok {
+				if f := strings.Fields(rest); len(f) > 0 {
+					kb, _ := strconv.ParseInt(f[0], 10, 64)
+					h.MemGiB = int((kb + 512<<10) >> 20)
+				}
+			}
+		}
+	}
+	return h
+}
+
+// bins are the executables of a run.
+type bins struct {
+	trainwatch, floor, sleep, node, proc, netdata string
+}
+
+// specs builds the targets of a run, and the reasons for those skipped.
+func specs(o options, b bins) ([]*targetSpec, map[string]string) {
+	skipped := make(map[string]string)
+	hostname, _ := os.Hostname()
+	if hostname == "" {
+		hostname = "localhost"
+	}
+	tw := func(key, name string, extra ...string) *targetSpec {
+		return &targetSpec{
+			key: key, name: name, bin: b.trainwatch,
+			args: func(port int, dir string) []string {
+				a := []string{"serve", "--listen", "127.0.0.1:" + strconv.Itoa(port),
+					"--data-dir", filepath.Join(dir, "data"), "--interval", "1s", "--log.level", "warn"}
+				return append(a, extra...)
+			},
+			readyPath: "/-/ready", metricsPath: "/metrics", scrape: true, latency: true,
+			readyTimeout: 2 * time.Minute, stopGrace: 20 * time.Second,
+		}
+	}
+	twDemo := tw("tw-demo", "trainwatch serve --demo", "--demo")
+	twPlain := tw("tw", "trainwatch serve")
+	twCollect := tw("tw-collect", "trainwatch serve --no-history, not scraped", "--no-history")
+	twCollect.scrape, twCollect.latency = false, false
+	out := []*targetSpec{twDemo, twPlain, twCollect}
+	if o.HistoryFill > 0 {
+		tw1h := tw("tw-1h", "trainwatch serve --demo, "+fmtDuration(o.HistoryFill)+" of history", "--demo")
+		tw1h.latency = false
+		tw1h.prepare = func(port int, dir string) error {
+			cmd := exec.Command(b.trainwatch, "fill-history", "--data-dir", filepath.Join(dir, "data"),
+				"--duration", o.HistoryFill.String(), "--interval", "1s",
+				"--instance", hostname+":"+strconv.Itoa(port), "--log.level", "warn")
+			cmd.SysProcAttr = childAttr()
+			if out, err := cmd.CombinedOutput(); err != nil {
+				return fmt.Errorf("fill-history: %w\n%s", err, out)
+			}
+			return nil
+		}
+		out = append(out, tw1h)
+	}
+	if b.node != "" {
+		out = append(out, &targetSpec{
+			key: "node", name: "node_exporter", bin: b.node,
+			args: func(port int, _ string) []string {
+				return []string{"--web.listen-address=127.0.0.1:" + strconv.Itoa(port)}
+			},
+			readyPath: "/", metricsPath: "/metrics", scrape: true, latency: true,
+			readyTimeout: time.Minute, stopGrace: 10 * time.Second,
+		})
+	} else {
+		skipped["node"] = "node_exporter not installed (apt-get install prometheus-node-exporter)"
+	}
+	if b.proc != "" {
+		out = append(out, &targetSpec{
+			key: "process", name: "process-exporter", bin: b.proc,
+			prepare: func(_ int, dir string) error {
+				return os.WriteFile(filepath.Join(dir, "all-by-comm.yml"), []byte(processExporterConfig), 0o644)
+			},
+			args: func(port int, dir string) []string {
+				return []string{"-config.path", filepath.Join(dir, "all-by-comm.yml"),
+					"-web.listen-address", "127.0.0.1:" + strconv.Itoa(port)}
+			},
+			readyPath: "/", metricsPath: "/metrics", scrape: true, latency: true,
+			readyTimeout: time.Minute, stopGrace: 10 * time.Second,
+		})
+	} else {
+		skipped["process"] = "process-exporter not installed (apt-get install prometheus-process-exporter)"
+	}
+	if b.netdata != "" {
+		out = append(out, &targetSpec{
+			key: "netdata", name: "netdata, idle (not scraped)", bin: b.netdata,
+			env: []string{"DO_NOT_TRACK=1"},
+			prepare: func(port int, dir string) error {
+				statsd, err := freePort()
+				if err != nil {
+					return err
+				}
+				conf, err := netdataConfig(port, statsd, dir)
+				if err != nil {
+					return err
+				}
+				for _, d := range []string{"cache", "lib", "log", "run"} {
+					if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+						return err
+					}
+				}
+				return os.WriteFile(filepath.Join(dir, "netdata.conf"), []byte(conf), 0o644)
+			},
+			args: func(port int, dir string) []string {
+				return []string{"-D", "-c", filepath.Join(dir, "netdata.conf"),
+					"-i", "127.0.0.1", "-p", strconv.Itoa(port)}
+			},
+			readyPath: "/api/v1/info", metricsPath: "/api/v1/allmetrics?format=prometheus", latency: true,
+			readyTimeout: 2 * time.Minute, stopGrace: 20 * time.Second,
+		})
+	} else {
+		skipped["netdata"] = "netdata not installed (apt-get install netdata)"
+	}
+	floor := func(key, name string, args ...string) *targetSpec {
+		return &targetSpec{
+			key: key, name: name, bin: b.floor,
+			args:         func(int, string) []string { return args },
+			readyTimeout: 10 * time.Second, stopGrace: 5 * time.Second,
+		}
+	}
+	out = append(out,
+		floor("floor-1s", "floor: every file every 1 s", "-proc-every", "1"),
+		floor("floor-sched", "floor: trainwatch's schedule", "-proc-every", "5", "-threads-every", "15"))
+	if len(o.Only) > 0 {
+		out = slices.DeleteFunc(out, func(s *targetSpec) bool { return !slices.Contains(o.Only, s.key) })
+		for k := range skipped {
+			if !slices.Contains(o.Only, k) {
+				delete(skipped, k)
+			}
+		}
+	}
+	return out, skipped
+}
+
+// fmtDuration prints 1h0m0s as 1 h, 10m0s as 10 min.
+func fmtDuration(d time.Duration) string {
+	switch {
+	case d%time.Hour == 0:
+		return fmt.Sprintf("%d h", d/time.Hour)
+	case d%time.Minute == 0:
+		return fmt.Sprintf("%d min", d/time.Minute)
+	}
+	return d.String()
+}
+
+// run measures every target in every phase.
+func run(ctx context.Context, o options, command string) (*result, error) {
+	began := time.Now()
+	logf := func(format string, a ...any) {
+		fmt.Fprintf(o.Log, "[%s] %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, a...))
+	}
+	tmp, err := os.MkdirTemp("", "trainwatch-overhead-")
+	if err != nil {
+		return nil, fmt.Errorf("temporary directory: %w", err)
+	}
+	if o.Keep {
+		logf("keeping %s", tmp)
+	} else {
+		defer os.RemoveAll(tmp)
+	}
+	root, err := moduleRoot()
+	if err != nil {
+		return nil, err
+	}
+	b := bins{
+		trainwatch: o.Trainwatch,
+		floor:      filepath.Join(tmp, "floor"),
+		node:       findBin(o.NodeExp, "prometheus-node-exporter", "node_exporter"),
+		proc:       findBin(o.ProcExp, "prometheus-process-exporter", "process-exporter"),
+		netdata:    findBin(o.Netdata, "netdata"),
+	}
+	if b.sleep, err = exec.LookPath("sleep"); err != nil {
+		return nil, fmt.Errorf("the extra processes need sleep: %w", err)
+	}
+	if b.trainwatch == "" {
+		b.trainwatch = filepath.Join(tmp, "trainwatch")
+		logf("building ./cmd/trainwatch")
+		if err := goBuild(ctx, root, "./cmd/trainwatch", b.trainwatch); err != nil {
+			return nil, err
+		}
+	}
+	if err := goBuild(ctx, root, "./bench/overhead/floor", b.floor); err != nil {
+		return nil, err
+	}
+	targets, skipped := specs(o, b)
+	res := &result{
+		Date:    began.UTC().Format("2006-01-02 15:04 UTC"),
+		Host:    readHost(),
+		Command: command,
+		Settings: map[string]string{
+			"window":          o.Window.String(),
+			"warmup":          o.Warmup.String(),
+			"scrape_interval": o.Scrape.String(),
+			"extra_processes": fmt.Sprint(o.Procs),
+			"clients":         fmt.Sprint(o.Clients),
+			"requests":        strconv.Itoa(o.Requests),
+			"latency_max":     o.LatencyMax.String(),
+			"history_fill":    o.HistoryFill.String(),
+			"sequential":      strconv.FormatBool(o.Sequential),
+		},
+		Versions: map[string]string{"trainwatch": version(ctx, b.trainwatch, "version")},
+		Skipped:  skipped,
+	}
+	if b.node != "" {
+		res.Versions["node"] = version(ctx, b.node, "--version")
+	}
+	if b.proc != "" {
+		res.Versions["process"] = version(ctx, b.proc, "-version")
+	}
+	if b.netdata != "" {
+		res.Versions["netdata"] = version(ctx, b.netdata, "-v")
+	}
+	for k, why := range skipped {
+		logf("skipping %s: %s", k, why)
+	}
+	own := &owner{log: o.Log}
+	defer own.cleanup()
+	for _, n := range o.Procs {
+		ph, err := runPhase(ctx, o, own, targets, b, n, filepath.Join(tmp, "phase-"+strconv.Itoa(n)), logf)
+		if err != nil {
+			return res, err
+		}
+		res.Phases = append(res.Phases, *ph)
+	}
+	res.Duration = time.Since(began).Round(time.Second).String()
+	return res, nil
+}
+
+// treeTicks sums the CPU ticks of each started target's process tree, and
+// remembers the trees' members for the clean-up.
+func treeTicks(procs []*process) (map[*process]uint64, map[*process]int, procTable, error) {
+	t, err := readProcTable()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	ticks := make(map[*process]uint64, len(procs))
+	sizes := make(map[*process]int, len(procs))
+	for _, p := range procs {
+		tree := t.tree(p.pid, p.start)
+		if tree == nil {
+			return nil, nil, nil, fmt.Errorf("%s (pid %d) is gone:\n%s", p.spec.key, p.pid, p.logTail())
+		}
+		p.remember(tree)
+		var sum uint64
+		for _, st := range tree {
+			sum += st.ticks
+		}
+		ticks[p], sizes[p] = sum, len(tree)
+	}
+	return ticks, sizes, t, nil
+}
+
+// runPhase runs every target with n extra processes: all at once, or
+// with -sequential one after the other.
+func runPhase(ctx context.Context, o options, own *owner, targets []*targetSpec, b bins, n int, dir string, logf func(string, ...any)) (*phaseResult, error) {
+	logf("phase: %d extra processes", n)
+	if err := own.spawnSleepers(ctx, b.sleep, n); err != nil {
+		own.killSleepers()
+		return nil, err
+	}
+	defer own.killSleepers()
+	groups := [][]*targetSpec{targets}
+	if o.Sequential {
+		groups = nil
+		for _, t := range targets {
+			groups = append(groups, []*targetSpec{t})
+		}
+	}
+	ph := &phaseResult{Extra: n}
+	busy := 0.0
+	for gi, g := range groups {
+		rs, err := runGroup(ctx, o, own, g, dir, logf)
+		if err != nil {
+			return nil, err
+		}
+		if gi == 0 {
+			ph.HostProcs, ph.LoadStart = rs[0].HostProcs, rs[0].LoadStart
+		}
+		ph.LoadEnd = rs[0].LoadEnd
+		ph.WindowS += rs[0].WindowS
+		busy += rs[0].HostBusyPct * rs[0].WindowS
+		ph.Targets = append(ph.Targets, rs...)
+	}
+	if ph.WindowS > 0 {
+		ph.HostBusyPct = busy / ph.WindowS
+	}
+	return ph, nil
+}
+
+// runGroup starts the targets of a group together, measures them over one
+// window, then their latency one after the other, and stops them.
+func runGroup(ctx context.Context, o options, own *owner, targets []*targetSpec, dir string, logf func(string, ...any)) ([]targetResult, error) {
+	defer own.stopAll()
+	var procs []*process
+	for _, s := range targets {
+		p, err := own.start(s, filepath.Join(dir, s.key))
+		if err != nil {
+			return nil, err
+		}
+		procs = append(procs, p)
+	}
+	errs := make([]error, len(procs))
+	var wg sync.WaitGroup
+	for i, p := range procs {
+		wg.Go(func() { errs[i] = waitReady(ctx, p) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	logf("%d target(s) ready; warming up %s", len(procs), o.Warmup)
+
+	scrapeCtx, stopScrapes := context.WithCancel(ctx)
+	defer stopScrapes()
+	scrapers := make(map[*process]*pacedScraper)
+	var swg sync.WaitGroup
+	for _, p := range procs {
+		if !p.spec.scrape {
+			continue
+		}
+		s := &pacedScraper{url: p.url(p.spec.metricsPath), client: newClient(1)}
+		scrapers[p] = s
+		swg.Go(func() { s.run(scrapeCtx, o.Scrape) })
+	}
+	if err := sleepCtx(ctx, o.Warmup); err != nil {
+		return nil, err
+	}
+	for _, s := range scrapers {
+		s.reset()
+	}
+
+	loadStart := loadAvg()
+	t0, _, table, err := treeTicks(procs)
+	if err != nil {
+		return nil, err
+	}
+	h0, w0 := readHostCPU(), time.Now()
+	logf("window: %s, %d processes on the host, load %s", o.Window, len(table), loadStart)
+	if err := sleepCtx(ctx, o.Window); err != nil {
+		return nil, err
+	}
+	t1, sizes, _, err := treeTicks(procs)
+	if err != nil {
+		return nil, err
+	}
+	wall := time.Since(w0).Seconds()
+	hostBusy, loadEnd := busyPct(h0, readHostCPU()), loadAvg()
+	stopScrapes()
+	swg.Wait()
+
+	results := make([]targetResult, len(procs))
+	for i, p := range procs {
+		r := &results[i]
+		r.Key, r.Name, r.TreeProcs = p.spec.key, p.spec.name, sizes[p]
+		r.HostProcs, r.LoadStart, r.LoadEnd, r.HostBusyPct, r.WindowS = len(table), loadStart, loadEnd, hostBusy, wall
+		r.CPUSeconds = float64(t1[p]-t0[p]) / clockTicks
+		r.CPUPerMin = r.CPUSeconds / wall * 60
+		r.CorePct = r.CPUSeconds / wall * 100
+		if r.Mem, err = readMem(p.pid); err != nil {
+			return nil, err
+		}
+		r.TreeRSSKiB = treeRSS(p)
+		if s := scrapers[p]; s != nil {
+			s.mu.Lock()
+			r.Scrapes, r.ScrapeErrors = len(s.latencies), s.errors
+			r.ScrapeP50Ms, r.ScrapeP99Ms, _ = percentiles(s.latencies)
+			if s.lastRaw != nil {
+				bs := measureBody(s.lastRaw, s.lastEnc)
+				r.Body = &bs
+			}
+			s.mu.Unlock()
+		}
+	}
+
+	for i, p := range procs {
+		if !p.spec.latency {
+			continue
+		}
+		r := &results[i]
+		for _, c := range o.Clients {
+			before, _, _, err := treeTicks([]*process{p})
+			if err != nil {
+				return nil, err
+			}
+			self0 := selfCPU()
+			lr := measureLatency(ctx, p.url(p.spec.metricsPath), c, o.Requests, o.LatencyMax)
+			self1 := selfCPU()
+			after, _, _, err := treeTicks([]*process{p})
+			if err != nil {
+				return nil, err
+			}
+			if done := lr.Requests + lr.Errors; done > 0 {
+				lr.CPUMsPerR = float64(after[p]-before[p]) * 1000 / clockTicks / float64(done)
+				lr.ClientCPUMsPerR = (self1 - self0).Seconds() * 1000 / float64(done)
+			}
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			if lr.WarmupCapped {
+				logf("latency %s, %d clients: none measured, %d concurrent requests took longer than %s", p.spec.key, c, c, o.LatencyMax)
+			} else {
+				logf("latency %s, %d clients: %d requests, p50 %.2f ms, p99 %.2f ms", p.spec.key, c, lr.Requests, lr.P50Ms, lr.P99Ms)
+			}
+			r.Latency = append(r.Latency, lr)
+			if lr.Capped {
+				// Abandoned requests may still be computed: let the
+				// target finish before the next measurement.
+				if err := waitQuiet(ctx, p, time.Minute); err != nil {
+					return nil, err
+				}
+			}
+		}
+		if m, err := readMem(p.pid); err == nil {
+			r.HWMAfterKiB = m.HWM
+		}
+	}
+	logf("stopping %d target(s)", len(procs))
+	return results, nil
+}
+
+// waitQuiet waits until p's tree uses less than a tenth of a core over
+// half a second, or at most limit.
+func waitQuiet(ctx context.Context, p *process, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	prev, ok := readTreeTicks(p)
+	for ok && time.Now().Before(deadline) {
+		if err := sleepCtx(ctx, 500*time.Millisecond); err != nil {
+			return err
+		}
+		cur, ok2 := readTreeTicks(p)
+		if !ok2 || cur-prev < clockTicks/20 {
+			return nil
+		}
+		prev = cur
+	}
+	return nil
+}
+
+// readTreeTicks is the CPU ticks of p's tree now.
+func readTreeTicks(p *process) (uint64, bool) {
+	t, _, _, err := treeTicks([]*process{p})
+	if err != nil {
+		return 0, false
+	}
+	return t[p], true
+}
+
+// selfCPU is the harness's own CPU time (user+system, all threads).
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// treeRSS sums VmRSS over p's process tree, in KiB.
+func treeRSS(p *process) int64 {
+	t, err := readProcTable()
+	if err != nil {
+		return 0
+	}
+	var sum int64
+	for _, st := range t.tree(p.pid, p.start) {
+		if m, err := readMem(st.pid); err == nil {
+			sum += m.RSS
+		}
+	}
+	return sum
+}

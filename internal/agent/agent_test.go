@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
+
 	"github.com/trainwatch/trainwatch/internal/collector"
 )
 
@@ -99,5 +101,45 @@ func TestSelfCollector(t *testing.T) {
 	}
 	if len(want) > 0 {
 		t.Errorf("missing self-metrics: %v", want)
+	}
+}
+
+// countingGatherer counts its Gather calls and reports the count as a gauge.
+type countingGatherer struct{ n int }
+
+func (g *countingGatherer) Gather() ([]*dto.MetricFamily, error) {
+	g.n++
+	name, help, v := "go_goroutines", "Number of goroutines.", float64(g.n)
+	typ := dto.MetricType_GAUGE
+	return []*dto.MetricFamily{{Name: &name, Help: &help, Type: &typ, Metric: []*dto.Metric{{Gauge: &dto.Gauge{Value: &v}}}}}, nil
+}
+
+// TestSelfCollectorRefresh: the agent's own metrics are gathered again
+// only every selfRefresh; the ticks between emit the last values, so the
+// families never go missing from a snapshot.
+func TestSelfCollectorRefresh(t *testing.T) {
+	g := &countingGatherer{}
+	now := time.Unix(1000, 0)
+	c := &selfCollector{g: g, now: func() time.Time { return now }}
+	tests := []struct {
+		advance time.Duration
+		want    float64 // the value emitted: which gathering it came from
+	}{
+		{0, 1},
+		{time.Second, 1},
+		{selfRefresh - time.Second - time.Nanosecond, 1},
+		{time.Nanosecond, 2}, // selfRefresh after the first
+		{3 * time.Second, 2},
+		{-time.Hour, 3}, // the clock went back: gather again
+	}
+	for i, tt := range tests {
+		now = now.Add(tt.advance)
+		fams, err := collector.CollectOnce(context.Background(), c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(fams) != 1 || len(fams[0].Samples) != 1 || fams[0].Samples[0].Value != tt.want {
+			t.Errorf("tick %d: got %+v, want go_goroutines %v", i, fams, tt.want)
+		}
 	}
 }

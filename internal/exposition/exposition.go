@@ -156,10 +156,17 @@ func FromDTO(mfs []*dto.MetricFamily) []*collector.Family {
 }
 
 // Encode writes families in the given format. The text format 0.0.4 is
-// written by AppendText; the others by expfmt.
+// written by AppendText, OpenMetrics by AppendOpenMetrics; the others
+// (protobuf) by expfmt.
 func Encode(w io.Writer, fams []*collector.Family, format expfmt.Format) error {
-	if format.FormatType() == expfmt.TypeTextPlain {
+	switch format.FormatType() {
+	case expfmt.TypeTextPlain:
 		if _, err := w.Write(AppendText(nil, fams)); err != nil {
+			return fmt.Errorf("write metrics: %w", err)
+		}
+		return nil
+	case expfmt.TypeOpenMetrics:
+		if _, err := w.Write(AppendOpenMetrics(nil, fams)); err != nil {
 			return fmt.Errorf("write metrics: %w", err)
 		}
 		return nil

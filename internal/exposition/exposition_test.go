@@ -3,8 +3,10 @@ package exposition
 import (
 	"bytes"
 	"compress/gzip"
+	"fmt"
 	"io"
 	"math"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -132,4 +134,112 @@ func TestAppendTextMatchesExpfmt(t *testing.T) {
 			}
 		})
 	}
+}
+
+// expfmtOpenMetrics is the reference OpenMetrics encoding, through
+// client_model and expfmt.
+func expfmtOpenMetrics(t *testing.T, fams []*collector.Family) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	enc := expfmt.NewEncoder(&b, expfmt.NewFormat(expfmt.TypeOpenMetrics))
+	for _, mf := range ToDTO(fams) {
+		if err := enc.Encode(mf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if c, ok := enc.(expfmt.Closer); ok {
+		if err := c.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return b.Bytes()
+}
+
+func TestAppendOpenMetricsMatchesExpfmt(t *testing.T) {
+	tricky := []*collector.Family{
+		{Desc: collector.NewDesc("esc", "Help with \\ and\nnewline and \"quotes\".", collector.Gauge, "z", "a"),
+			Samples: []collector.Sample{
+				{LabelValues: []string{`back\slash`, "new\nline \"q\""}, Value: math.Inf(1)},
+				{LabelValues: []string{"", "x"}, Value: math.NaN()},
+				{LabelValues: []string{"y", "x"}, Value: -0.000123, TimestampMs: 1700000000123},
+				{LabelValues: []string{"big", "x"}, Value: 1e21},
+				{LabelValues: []string{"ints", "x"}, Value: 42},
+				{LabelValues: []string{"zero", "x"}, Value: math.Copysign(0, -1)},
+				{LabelValues: []string{"one", "x"}, Value: -1},
+				{LabelValues: []string{"minf", "x"}, Value: math.Inf(-1), TimestampMs: 1700000000000},
+			}},
+		{Desc: collector.NewDesc("requests_total", "Counted.", collector.Counter, "code"), Samples: []collector.Sample{
+			{LabelValues: []string{"200"}, Value: 7}, {LabelValues: []string{"500"}, Value: 0.5},
+		}},
+		{Desc: collector.NewDesc("namedprocess_scrape_errors", "A counter without _total.", collector.Counter), Samples: []collector.Sample{{Value: 3}}},
+		{Desc: collector.NewDesc("untyped_thing", "", collector.Untyped), Samples: []collector.Sample{{Value: 1}}},
+		{Desc: collector.NewDesc("empty_family", "No samples.", collector.Gauge), Samples: nil},
+		{Desc: collector.NewDesc("h_with_labels", "", collector.Histogram, "path"), Samples: []collector.Sample{
+			{LabelValues: []string{"/"}, Dist: &collector.Distribution{Count: 5, Sum: 0.5, Buckets: []collector.Bucket{{UpperBound: 0.005, Count: 1}, {UpperBound: 1, Count: 4}, {UpperBound: math.Inf(1), Count: 5}}}},
+			{LabelValues: []string{"/x"}},
+		}},
+		{Desc: collector.NewDesc("h", "No labels.", collector.Histogram), Samples: []collector.Sample{
+			{Dist: &collector.Distribution{Count: 2, Sum: 3, Buckets: []collector.Bucket{{UpperBound: 10, Count: 2}}}},
+		}},
+		{Desc: collector.NewDesc("s_with_labels", "S.", collector.Summary, "b", "a"), Samples: []collector.Sample{
+			{LabelValues: []string{"2", "1"}, Dist: &collector.Distribution{Count: 1, Sum: 2, Quantiles: []collector.Quantile{{Quantile: 0, Value: 1}, {Quantile: 0.5, Value: 1.5}, {Quantile: 1, Value: 2}}}},
+		}},
+		{Desc: collector.NewDesc("s", "", collector.Summary), Samples: []collector.Sample{{}}},
+	}
+	for name, fams := range map[string][]*collector.Family{"sample": sampleFamilies(), "tricky": tricky} {
+		t.Run(name, func(t *testing.T) {
+			got, want := AppendOpenMetrics(nil, fams), expfmtOpenMetrics(t, fams)
+			if !bytes.Equal(got, want) {
+				t.Fatalf("AppendOpenMetrics differs from expfmt:\n%s\nwant:\n%s", got, want)
+			}
+		})
+	}
+}
+
+// benchFamilies is a tick of about the demo agent's size: 100 families of
+// 30 series with three labels each.
+func benchFamilies() []*collector.Family {
+	var fams []*collector.Family
+	for i := range 100 {
+		typ := collector.Gauge
+		name := fmt.Sprintf("bench_metric_%d", i)
+		if i%3 == 0 {
+			typ, name = collector.Counter, name+"_total"
+		}
+		f := &collector.Family{Desc: collector.NewDesc(name, "A benchmark metric with a help text of usual length.", typ, "gpu", "UUID", "modelName")}
+		for j := range 30 {
+			f.Samples = append(f.Samples, collector.Sample{
+				LabelValues: []string{strconv.Itoa(j), fmt.Sprintf("GPU-%08x-1234-5678-9abc-def012345678", j), "NVIDIA H200"},
+				Value:       float64(i*j) * 1.25,
+			})
+		}
+		fams = append(fams, f)
+	}
+	return fams
+}
+
+// BenchmarkOpenMetrics compares the direct OpenMetrics encoder with the
+// path through client_model and expfmt that it replaced:
+// go test -run x -bench OpenMetrics -benchmem ./internal/exposition
+func BenchmarkOpenMetrics(b *testing.B) {
+	fams := benchFamilies()
+	b.Run("direct", func(b *testing.B) {
+		b.ReportAllocs()
+		var buf []byte
+		for b.Loop() {
+			buf = AppendOpenMetrics(buf[:0], fams)
+		}
+	})
+	b.Run("expfmt", func(b *testing.B) {
+		b.ReportAllocs()
+		var buf bytes.Buffer
+		for b.Loop() {
+			buf.Reset()
+			enc := expfmt.NewEncoder(&buf, expfmt.NewFormat(expfmt.TypeOpenMetrics))
+			for _, mf := range ToDTO(fams) {
+				_ = enc.Encode(mf)
+			}
+			_ = enc.(expfmt.Closer).Close()
+		}
+	})
 }

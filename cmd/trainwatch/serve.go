@@ -122,6 +122,7 @@ func newServeCmd() *cobra.Command {
 		qConc      int
 		pprofOn    bool
 		amURLs     []string
+		webConfig  string
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -177,6 +178,9 @@ source. It listens on loopback by default.`,
 				if cmd.Flags().Changed("query.max-concurrency") {
 					c.Query.MaxConcurrency = qConc
 				}
+				if cmd.Flags().Changed("web.config.file") {
+					c.Web.ConfigFile = webConfig
+				}
 				return nil
 			})
 			if err != nil {
@@ -200,6 +204,7 @@ source. It listens on loopback by default.`,
 	cmd.Flags().IntVar(&qSamples, "query.max-samples", promapi.DefaultMaxSamples, "most samples a PromQL query may load at once (422 beyond)")
 	cmd.Flags().IntVar(&qConc, "query.max-concurrency", promapi.DefaultMaxConcurrent, "most PromQL queries evaluated at once (429 beyond)")
 	cmd.Flags().StringArrayVar(&amURLs, "alertmanager.url", nil, "send alerts to this Alertmanager (API v2), e.g. http://am:9093; repeat for several")
+	cmd.Flags().StringVar(&webConfig, "web.config.file", "", "exporter-toolkit web configuration file: TLS and basic auth for every endpoint (see docs/security.md)")
 	cmd.Flags().BoolVar(&pprofOn, "web.enable-pprof", false, "serve Go's profiler at /debug/pprof/ (for performance work; exposes internals)")
 	cmd.Flags().BoolVar(&demoMode, "demo", false, "simulate an 8 x H200 GPU training server (clearly marked as a demo); host metrics stay real")
 	return cmd
@@ -208,6 +213,14 @@ source. It listens on loopback by default.`,
 // serve runs the agent until ctx ends. onListen, when non-nil, is told the
 // bound address.
 func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, onListen func(net.Addr)) error {
+	var webCfg web.Settings
+	if cfg.Web.ConfigFile != "" {
+		c, err := web.CheckWebConfig(cfg.Web.ConfigFile)
+		if err != nil {
+			return usageError{err}
+		}
+		webCfg = c
+	}
 	ln, err := web.Listen(cfg.Listen)
 	if err != nil {
 		return err
@@ -264,13 +277,16 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, onListen
 			Append:   db.Append,
 			Reserved: reservedName,
 			Logger:   logger,
+
+			MaxSeriesPerRun: cfg.Runs.MaxSeriesPerRun,
 		})
 		if err != nil {
 			return err
 		}
 		extra = append(extra, reg.Collector())
 		for _, r := range reg.Routes() {
-			routes = append(routes, web.Route{Pattern: r.Pattern, Handler: r.Handler, Writes: r.Writes})
+			// The runs API bounds its bodies itself (413 past runs.MaxLogBody).
+			routes = append(routes, web.Route{Pattern: r.Pattern, Handler: r.Handler, Writes: r.Writes, MaxBodyBytes: web.OwnBodyLimit})
 		}
 		ttl := time.Duration(cfg.Push.TTL)
 		if ttl == 0 {
@@ -286,11 +302,17 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, onListen
 			Append:            db.Append,
 			OnPush:            reg.ObservePush,
 			Logger:            logger,
+
+			MaxLabelsPerSeries:  cfg.Push.MaxLabelsPerSeries,
+			MaxLabelNameLength:  cfg.Push.MaxLabelNameLength,
+			MaxLabelValueLength: cfg.Push.MaxLabelValueLength,
 		})
 		extra = append(extra, gw)
 		routes = append(routes,
-			web.Route{Pattern: "/metrics/job/", Handler: gw, Writes: true},
-			web.Route{Pattern: "/metrics/job@base64/", Handler: gw, Writes: true},
+			// The gateway bounds its bodies itself (push.max_body_bytes,
+			// also after gzip).
+			web.Route{Pattern: "/metrics/job/", Handler: gw, Writes: true, MaxBodyBytes: web.OwnBodyLimit},
+			web.Route{Pattern: "/metrics/job@base64/", Handler: gw, Writes: true, MaxBodyBytes: web.OwnBodyLimit},
 			web.Route{Pattern: "GET /api/v1/push/groups", Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 				w.Header().Set("Content-Type", "application/json")
 				_ = json.NewEncoder(w).Encode(map[string]any{"status": "success", "groups": gw.Groups()})
@@ -327,7 +349,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, onListen
 			Store:       db,
 			Engine:      api.Engine(),
 			BuiltinFS:   rulepack.FS,
-			ExternalURL: "http://" + instance,
+			ExternalURL: scheme(webCfg) + "://" + instance,
 			Logger:      logger.With("component", "alerting"),
 		})
 		if err != nil {
@@ -358,6 +380,10 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, onListen
 		Summarize: func(prev, cur *collector.Snapshot) any { return summary.Compute(prev, cur) },
 		Pprof:     cfg.Pprof,
 		Routes:    routes,
+
+		WebConfigFile:       cfg.Web.ConfigFile,
+		MaxRequestsInFlight: cfg.Web.MaxRequestsInFlight,
+		MaxBodyBytes:        int64(cfg.Web.MaxBodyBytes),
 	}
 	if gw != nil {
 		opts.Extra = func() ([]*collector.Family, uint64) { return gw.Families(), gw.Generation() }
@@ -400,13 +426,19 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, onListen
 	addr := ln.Addr()
 	logger.Info("trainwatch serving", "address", addr.String(), "interval", time.Duration(cfg.Interval),
 		"collectors", len(runner.Names()), "history", historyDesc(cfg, db))
-	if !isLoopback(addr) {
-		logger.Warn("listening on a non-loopback address: /metrics and the API are reachable from the network", "address", addr.String())
+	if cfg.Web.ConfigFile != "" {
+		logger.Info("web configuration", "file", cfg.Web.ConfigFile, "tls", webCfg.TLS, "basic_auth", webCfg.BasicAuth, "client_certificates", webCfg.ClientCerts)
+		for _, w := range webCfg.Warnings {
+			logger.Warn("web configuration: " + w)
+		}
+	}
+	if !isLoopback(addr) && !webCfg.Authenticated() {
+		logger.Warn("listening on a non-loopback address without authentication: /metrics and the API are readable from the network, and writes (pushes, runs, reload) are refused from other machines; see docs/security.md", "address", addr.String())
 	}
 	if onListen != nil {
 		onListen(addr)
 	}
-	err = web.Serve(ctx, ln, h, 5*time.Second, logger)
+	err = h.Serve(ctx, ln, 5*time.Second)
 	cancel()
 	<-loopDone
 	<-saved
@@ -542,6 +574,14 @@ func metricType(t collector.ValueType) model.MetricType {
 		return model.MetricTypeUnknown
 	}
 	return model.MetricType(t.String())
+}
+
+// scheme is the agent's URL scheme under its web configuration.
+func scheme(c web.Settings) string {
+	if c.TLS {
+		return "https"
+	}
+	return "http"
 }
 
 func isLoopback(addr net.Addr) bool {

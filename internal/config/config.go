@@ -61,6 +61,11 @@ type Config struct {
 	RemoteWrite []remotewrite.Config `yaml:"remote_write"`
 	// UI configures the web dashboard (its fleet view).
 	UI ui.Config `yaml:"ui"`
+	// Web secures and bounds the HTTP server: TLS and basic auth (an
+	// exporter-toolkit web configuration file), request limits.
+	Web Web `yaml:"web"`
+	// Runs bounds the training-run API.
+	Runs Runs `yaml:"runs"`
 	// Pprof serves Go's profiler at /debug/pprof/ (serve --web.enable-pprof).
 	Pprof bool `yaml:"pprof"`
 	// Demo replaces the GPU backends with a simulated 8 × H200 training
@@ -107,6 +112,39 @@ type Push struct {
 	// AllowTimestamps accepts samples with timestamps (the Pushgateway
 	// refuses them, and so does the agent by default).
 	AllowTimestamps bool `yaml:"allow_timestamps"`
+	// MaxLabelsPerSeries bounds the labels of one pushed series, its name
+	// and the grouping key's labels included (default 64).
+	MaxLabelsPerSeries int `yaml:"max_labels_per_series"`
+	// MaxLabelNameLength bounds a label name and a metric name, in bytes
+	// (default 1024).
+	MaxLabelNameLength int `yaml:"max_label_name_length"`
+	// MaxLabelValueLength bounds a label value, in bytes (default 4096).
+	MaxLabelValueLength int `yaml:"max_label_value_length"`
+}
+
+// Web configures the security and limits of `serve`'s HTTP server.
+type Web struct {
+	// ConfigFile is a web configuration file in the format of Prometheus'
+	// exporter-toolkit (tls_server_config, basic_auth_users,
+	// http_server_config), as node_exporter's --web.config.file. It is
+	// re-read on every request and TLS connection. Empty: plain HTTP
+	// without authentication.
+	ConfigFile string `yaml:"config_file"`
+	// MaxRequestsInFlight bounds the requests served at once (429 beyond;
+	// default 256). The health endpoints and the dashboard's event
+	// streams (bounded on their own) do not count.
+	MaxRequestsInFlight int `yaml:"max_requests_in_flight"`
+	// MaxBodyBytes bounds a request body on the endpoints without a limit
+	// of their own (413 beyond; default 1MiB). Pushes (push.max_body_bytes)
+	// and the runs API (16MiB) have theirs.
+	MaxBodyBytes bytesize.Size `yaml:"max_body_bytes"`
+}
+
+// Runs bounds the training-run API (/api/v1/runs).
+type Runs struct {
+	// MaxSeriesPerRun bounds the distinct series one run may log (422
+	// beyond; default 1000).
+	MaxSeriesPerRun int `yaml:"max_series_per_run"`
 }
 
 // Query bounds the PromQL HTTP API.
@@ -218,8 +256,15 @@ func (c *Config) Validate() error {
 	if len(c.RemoteWrite) > 0 && c.Storage.Disable {
 		return errors.New("remote_write: needs history, but storage.disable is true (or --no-history was given); remote write sends what the history stores")
 	}
-	if c.Push.TTL < 0 || c.Push.MaxBodyBytes < 0 || c.Push.MaxSeriesPerGroup < 0 || c.Push.MaxGroups < 0 {
-		return errors.New("push: ttl, max_body_bytes, max_series_per_group and max_groups must not be negative (0 means the default)")
+	if c.Push.TTL < 0 || c.Push.MaxBodyBytes < 0 || c.Push.MaxSeriesPerGroup < 0 || c.Push.MaxGroups < 0 ||
+		c.Push.MaxLabelsPerSeries < 0 || c.Push.MaxLabelNameLength < 0 || c.Push.MaxLabelValueLength < 0 {
+		return errors.New("push: ttl, max_body_bytes, max_series_per_group, max_groups, max_labels_per_series, max_label_name_length and max_label_value_length must not be negative (0 means the default)")
+	}
+	if c.Web.MaxRequestsInFlight < 0 || c.Web.MaxBodyBytes < 0 {
+		return errors.New("web: max_requests_in_flight and max_body_bytes must not be negative (0 means the default)")
+	}
+	if c.Runs.MaxSeriesPerRun < 0 {
+		return errors.New("runs: max_series_per_run must not be negative (0 means the default)")
 	}
 	if c.Query.Timeout < 0 || c.Query.MaxSamples < 0 || c.Query.MaxConcurrency < 0 {
 		return errors.New("query: timeout, max_samples and max_concurrency must not be negative (0 means the default)")

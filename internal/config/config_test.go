@@ -41,6 +41,11 @@ func TestLoadErrors(t *testing.T) {
 		{"bad timeout", "collector_timeout: 1ms\n", "collector_timeout 1ms: must be at least 10ms"},
 		{"empty data dir", "data_dir: \"\"\n", "data_dir: must not be empty"},
 		{"not yaml", "listen: [\n", "yaml:"},
+		{"web typo", "web:\n  config_fil: web.yml\n", "field config_fil not found"},
+		{"negative in-flight", "web:\n  max_requests_in_flight: -1\n", "web: max_requests_in_flight and max_body_bytes must not be negative"},
+		{"negative body", "web:\n  max_body_bytes: -1\n", `size "-1": must not be negative`},
+		{"negative labels", "push:\n  max_labels_per_series: -1\n", "max_labels_per_series, max_label_name_length and max_label_value_length must not be negative"},
+		{"negative run series", "runs:\n  max_series_per_run: -5\n", "runs: max_series_per_run must not be negative"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -53,6 +58,24 @@ func TestLoadErrors(t *testing.T) {
 				t.Fatalf("err = %v, want it to name %s and contain %q", err, p, tt.want)
 			}
 		})
+	}
+}
+
+// TestWebSection: the web section's keys load as written.
+func TestWebSection(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "c.yml")
+	y := "web:\n  config_file: /etc/trainwatch/web.yml\n  max_requests_in_flight: 32\n  max_body_bytes: 2MiB\nruns:\n  max_series_per_run: 50\n" +
+		"push:\n  max_labels_per_series: 10\n  max_label_name_length: 100\n  max_label_value_length: 200\n"
+	if err := os.WriteFile(p, []byte(y), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Web.ConfigFile != "/etc/trainwatch/web.yml" || cfg.Web.MaxRequestsInFlight != 32 || cfg.Web.MaxBodyBytes != 2<<20 || cfg.Runs.MaxSeriesPerRun != 50 ||
+		cfg.Push.MaxLabelsPerSeries != 10 || cfg.Push.MaxLabelNameLength != 100 || cfg.Push.MaxLabelValueLength != 200 {
+		t.Errorf("web, runs, push limits not applied: %+v %+v %+v", cfg.Web, cfg.Runs, cfg.Push)
 	}
 }
 

@@ -28,6 +28,14 @@ const (
 	DefaultMaxBodyBytes      = 16 << 20
 	DefaultMaxSeriesPerGroup = 10_000
 	DefaultMaxGroups         = 10_000
+	// DefaultMaxLabelsPerSeries bounds the labels of one series, its name
+	// and the grouping key's labels included.
+	DefaultMaxLabelsPerSeries = 64
+	// DefaultMaxLabelNameLength bounds a label name and a metric name, in
+	// bytes.
+	DefaultMaxLabelNameLength = 1024
+	// DefaultMaxLabelValueLength bounds a label value, in bytes.
+	DefaultMaxLabelValueLength = 4096
 	// DefaultTTL is the expiry the agent's configuration should default
 	// to; Options.TTL itself is 0 (never) when not set.
 	DefaultTTL = 24 * time.Hour
@@ -45,6 +53,11 @@ type Options struct {
 	// MaxGroups is the most groups held at once; a push that would create
 	// one more gets 429. Default 10,000.
 	MaxGroups int
+	// MaxLabelsPerSeries, MaxLabelNameLength and MaxLabelValueLength
+	// bound each pushed series (after the grouping key is applied): more
+	// labels, a longer label or metric name, or a longer value get 400.
+	// Defaults 64, 1024 and 4096 bytes.
+	MaxLabelsPerSeries, MaxLabelNameLength, MaxLabelValueLength int
 	// TTL is how long after its last push (successful or not) a group is
 	// removed by Expire. 0 means never (the Pushgateway's behaviour); the
 	// agent's configuration should default to DefaultTTL.
@@ -143,6 +156,15 @@ func New(o Options) *Gateway {
 	if o.MaxGroups <= 0 {
 		o.MaxGroups = DefaultMaxGroups
 	}
+	if o.MaxLabelsPerSeries <= 0 {
+		o.MaxLabelsPerSeries = DefaultMaxLabelsPerSeries
+	}
+	if o.MaxLabelNameLength <= 0 {
+		o.MaxLabelNameLength = DefaultMaxLabelNameLength
+	}
+	if o.MaxLabelValueLength <= 0 {
+		o.MaxLabelValueLength = DefaultMaxLabelValueLength
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -200,6 +222,13 @@ func (g *Gateway) handle(r *http.Request) (int, error) {
 	if errors.Is(err, errNotPushPath) {
 		return http.StatusNotFound, err
 	}
+	if err == nil {
+		// The grouping key labels every series of the group, the
+		// push_failure_time_seconds of a refused push included.
+		if kerr := checkLabels(gk, g.o.MaxLabelsPerSeries-1, g.o.MaxLabelNameLength, g.o.MaxLabelValueLength); kerr != nil {
+			err = fmt.Errorf("grouping key: %w", kerr)
+		}
+	}
 	if err != nil {
 		g.o.Logger.Debug("push refused: bad path", "path", r.URL.Path, "err", err)
 		return http.StatusBadRequest, err
@@ -252,6 +281,9 @@ func (g *Gateway) parseRequest(r *http.Request, gk labels.Labels, raw, dec *byte
 	}
 	fams, err := newBodyParser(gk, g.o.AllowTimestamps).parse(body, format)
 	if err != nil {
+		return nil, &httpError{http.StatusBadRequest, err}
+	}
+	if err := checkLabelLimits(fams, g.o.MaxLabelsPerSeries, g.o.MaxLabelNameLength, g.o.MaxLabelValueLength); err != nil {
 		return nil, &httpError{http.StatusBadRequest, err}
 	}
 	c, err := checkPush(fams, g.o.Reserved)

@@ -2,7 +2,9 @@ package push
 
 import (
 	"fmt"
+	"unicode/utf8"
 
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/trainwatch/trainwatch/internal/collector"
@@ -136,6 +138,54 @@ func checkPush(fams []Family, reserved func(string) bool) (*checked, error) {
 		c.hashes[i] = hs
 	}
 	return c, nil
+}
+
+// checkLabelLimits refuses a series with more than maxLabels labels (its
+// name included), a label or metric name longer than maxName bytes, or a
+// label value longer than maxValue bytes.
+func checkLabelLimits(fams []Family, maxLabels, maxName, maxValue int) error {
+	for i := range fams {
+		for j := range fams[i].Samples {
+			ls := fams[i].Samples[j].Labels
+			if err := checkLabels(ls, maxLabels, maxName, maxValue); err != nil {
+				return fmt.Errorf("series %s: %w", abbrev(ls.String(), 200), err)
+			}
+		}
+	}
+	return nil
+}
+
+// checkLabels applies the label limits to one label set.
+func checkLabels(ls labels.Labels, maxLabels, maxName, maxValue int) error {
+	if n := ls.Len(); n > maxLabels {
+		return fmt.Errorf("%d labels (the metric name included); the limit is %d (push.max_labels_per_series): move some labels into the metric name or drop them", n, maxLabels)
+	}
+	return ls.Validate(func(l labels.Label) error {
+		if l.Name == model.MetricNameLabel {
+			if len(l.Value) > maxName {
+				return fmt.Errorf("metric name %q is %d bytes; the limit is %d (push.max_label_name_length)", abbrev(l.Value, 64), len(l.Value), maxName)
+			}
+			return nil
+		}
+		if len(l.Name) > maxName {
+			return fmt.Errorf("label name %q is %d bytes; the limit is %d (push.max_label_name_length)", abbrev(l.Name, 64), len(l.Name), maxName)
+		}
+		if len(l.Value) > maxValue {
+			return fmt.Errorf("the value of label %q is %d bytes; the limit is %d (push.max_label_value_length)", abbrev(l.Name, 64), len(l.Value), maxValue)
+		}
+		return nil
+	})
+}
+
+// abbrev shortens s to about n bytes for a message.
+func abbrev(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }
 
 // typeName spells a type for messages.

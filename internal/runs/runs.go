@@ -35,6 +35,20 @@ const (
 	StatusStalled  = "stalled"
 )
 
+// Limits of what a run's registration and log requests may hold.
+const (
+	// MaxKeyLength bounds a logged key, in bytes: it becomes a metric
+	// name (as push.max_label_name_length bounds pushed names).
+	MaxKeyLength = 1024
+	// MaxFieldLength bounds a run's name, host and each tag, in bytes:
+	// name and host are label values of trainwatch_run_info.
+	MaxFieldLength = 4096
+	// MaxTags bounds a run's tags.
+	MaxTags = 64
+	// MaxCommandLength bounds a run's command line, in bytes.
+	MaxCommandLength = 64 << 10
+)
+
 // Defaults for Options.
 const (
 	DefaultMaxSeriesPerRun = 1000
@@ -290,6 +304,9 @@ func (r *Registry) Create(req CreateRequest) (Run, bool, error) {
 	if req.PID < 0 {
 		return Run{}, false, fmt.Errorf("pid %d: must be a process id (or 0 for none)", req.PID)
 	}
+	if err := checkFields(req); err != nil {
+		return Run{}, false, err
+	}
 	if req.TotalSteps < 0 || req.TotalEpochs < 0 || math.IsNaN(req.TotalEpochs) {
 		return Run{}, false, errors.New("total_steps and total_epochs must not be negative")
 	}
@@ -311,6 +328,27 @@ func (r *Registry) Create(req CreateRequest) (Run, bool, error) {
 	r.dirty = true
 	r.saveLocked()
 	return r.view(rr, now), true, nil
+}
+
+// checkFields bounds the free-text fields of a registration.
+func checkFields(req CreateRequest) error {
+	for _, f := range []struct{ key, value string }{{"name", req.Name}, {"host", req.Host}} {
+		if len(f.value) > MaxFieldLength {
+			return fmt.Errorf("%s: %d bytes; at most %d (it is a label value of trainwatch_run_info)", f.key, len(f.value), MaxFieldLength)
+		}
+	}
+	if len(req.Command) > MaxCommandLength {
+		return fmt.Errorf("command: %d bytes; at most %d", len(req.Command), MaxCommandLength)
+	}
+	if len(req.Tags) > MaxTags {
+		return fmt.Errorf("tags: %d tags; at most %d", len(req.Tags), MaxTags)
+	}
+	for i, t := range req.Tags {
+		if len(t) > MaxFieldLength {
+			return fmt.Errorf("tags[%d]: %d bytes; at most %d", i, len(t), MaxFieldLength)
+		}
+	}
+	return nil
 }
 
 // update applies the non-empty fields of req.
@@ -428,6 +466,9 @@ func (r *Registry) Log(ctx context.Context, id string, entries []Entry) (int, er
 			return 0, &LogError{400, fmt.Sprintf("entry %d: time %s is in the future; send Unix seconds of when the step was logged", i+1, time.UnixMilli(e.TimeMs).UTC().Format(time.RFC3339))}
 		}
 		for k := range e.Values {
+			if len(k) > MaxKeyLength {
+				return 0, &LogError{400, fmt.Sprintf("entry %d: key %q… is %d bytes; keys are metric names, at most %d bytes", i+1, k[:32], len(k), MaxKeyLength)}
+			}
 			name := seriesName(k)
 			if name == "" || r.opts.Reserved(name) || strings.HasPrefix(name, "__") {
 				return 0, &LogError{400, fmt.Sprintf("entry %d: key %q would be stored as %q, a name the agent uses for its own metrics; rename the key", i+1, k, name)}

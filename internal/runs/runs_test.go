@@ -163,6 +163,7 @@ func TestLogRefusals(t *testing.T) {
 		{"reserved name", "r1", []Entry{{Step: 2, Epoch: math.NaN(), Values: map[string]float64{"node_load1": 1}}}, 400, `key "node_load1" would be stored as "node_load1"`},
 		{"future", "r1", []Entry{{Step: 2, Epoch: math.NaN(), TimeMs: e.clk.Now().Add(time.Hour).UnixMilli(), Values: map[string]float64{"loss": 1}}}, 400, "is in the future"},
 		{"too many series", "r1", []Entry{{Step: 2, Epoch: math.NaN(), Values: map[string]float64{"a": 1, "b": 2, "c": 3, "d": 4, "e": 5}}}, 422, `run "r1" would have 7 series; the limit is 5`},
+		{"key too long", "r1", []Entry{{Step: 2, Epoch: math.NaN(), Values: map[string]float64{strings.Repeat("k", MaxKeyLength+1): 1}}}, 400, "is 1025 bytes; keys are metric names, at most 1024 bytes"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := e.reg.Log(ctx, c.id, c.entries)
@@ -369,6 +370,11 @@ func TestHTTP(t *testing.T) {
 		{"GET", "/api/v1/runs/nope", ``, 404, `no run "nope"`},
 		{"GET", "/api/v1/runs?status=weird", ``, 400, `status "weird"`},
 		{"POST", "/api/v1/runs/h1/log", strings.Repeat(" ", MaxLogBody+1), 413, "body larger than"},
+		{"POST", "/api/v1/runs", `{"name": "` + strings.Repeat("n", MaxFieldLength+1) + `"}`, 400, "name: 4097 bytes; at most 4096"},
+		{"POST", "/api/v1/runs", `{"host": "` + strings.Repeat("h", MaxFieldLength+1) + `"}`, 400, "host: 4097 bytes; at most 4096"},
+		{"POST", "/api/v1/runs", `{"command": "` + strings.Repeat("c", MaxCommandLength+1) + `"}`, 400, "command: 65537 bytes; at most 65536"},
+		{"POST", "/api/v1/runs", `{"tags": [` + strings.Repeat(`"t",`, MaxTags) + `"t"]}`, 400, "tags: 65 tags; at most 64"},
+		{"POST", "/api/v1/runs", `{"tags": ["` + strings.Repeat("t", MaxFieldLength+1) + `"]}`, 400, "tags[0]: 4097 bytes; at most 4096"},
 	} {
 		code, m := do(c.method, c.path, c.body)
 		if code != c.code || !strings.Contains(m["error"].(string), c.msg) {

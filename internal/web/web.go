@@ -3,18 +3,14 @@
 package web
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"html"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/pprof"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/prometheus/common/expfmt"
 
@@ -39,7 +35,8 @@ type Options struct {
 	Version string
 	// API, when set, serves the Prometheus HTTP API under /api/v1/.
 	API http.Handler
-	// Pprof serves Go's profiling endpoints under /debug/pprof/.
+	// Pprof serves Go's profiling endpoints under /debug/pprof/. They are
+	// restricted as writes are: they show the command line and cost CPU.
 	Pprof bool
 	// Extra returns families served on /metrics after the tick's (pushed
 	// groups) and a generation that changes whenever they do. They are not
@@ -49,20 +46,50 @@ type Options struct {
 	// answer only clients on this machine (loopback) until authentication
 	// is configured.
 	Routes []Route
+	// WebConfigFile is an exporter-toolkit web configuration file (TLS,
+	// basic auth, extra headers), re-read on every request as
+	// exporter-toolkit does. It is applied by (*Server).Serve; serving the
+	// handler any other way applies none of it. Empty: plain HTTP without
+	// authentication.
+	WebConfigFile string
+	// MaxRequestsInFlight bounds the requests served at once; one more is
+	// answered 429 with Retry-After. The health endpoints and the
+	// dashboard's event streams (bounded on their own) do not count.
+	// Default DefaultMaxRequestsInFlight.
+	MaxRequestsInFlight int
+	// MaxBodyBytes bounds the body of a request to a route without a limit
+	// of its own (413 beyond). Default DefaultMaxBodyBytes.
+	MaxBodyBytes int64
 }
+
+// Defaults of Options.
+const (
+	DefaultMaxRequestsInFlight = 256
+	DefaultMaxBodyBytes        = 1 << 20
+	// OwnBodyLimit as a Route's MaxBodyBytes says that the handler bounds
+	// its body itself (pushes, the runs API), with its own 413.
+	OwnBodyLimit = -1
+)
 
 // Route is one extra handler with its ServeMux pattern.
 type Route struct {
 	Pattern string
 	Handler http.Handler
-	Writes  bool
+	// Writes marks a route that changes state: it answers other machines
+	// only when authentication is configured.
+	Writes bool
+	// MaxBodyBytes bounds the request body (413 beyond): 0 means
+	// Options.MaxBodyBytes, OwnBodyLimit that the handler bounds it.
+	MaxBodyBytes int64
 }
 
 // Server is the agent's HTTP handler.
 type Server struct {
-	src  Source
-	opts Options
-	mux  *http.ServeMux
+	src      Source
+	opts     Options
+	mux      *http.ServeMux
+	inflight chan struct{}
+	csrf     *http.CrossOriginProtection
 
 	mergedMu sync.Mutex
 	merged   mergedCache
@@ -95,68 +122,141 @@ func (s *Server) cacheFor(st *agent.State) *exposition.Cache {
 	return s.merged.cache
 }
 
-// New returns the handler.
+// New returns the handler. Serve it with (*Server).Serve, which applies
+// Options.WebConfigFile.
 func New(src Source, opts Options) *Server {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{src: src, opts: opts, mux: http.NewServeMux()}
-	s.mux.HandleFunc("GET /metrics", s.metrics)
-	s.mux.HandleFunc("GET /-/healthy", func(w http.ResponseWriter, _ *http.Request) {
+	if opts.MaxRequestsInFlight <= 0 {
+		opts.MaxRequestsInFlight = DefaultMaxRequestsInFlight
+	}
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	s := &Server{src: src, opts: opts, mux: http.NewServeMux(),
+		inflight: make(chan struct{}, opts.MaxRequestsInFlight), csrf: http.NewCrossOriginProtection()}
+	s.handle(Route{Pattern: "/metrics", Handler: getOnly(s.metrics)})
+	s.handle(Route{Pattern: "/-/healthy", Handler: getOnly(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "trainwatch is Healthy.")
-	})
-	s.mux.HandleFunc("GET /-/ready", s.ready)
-	s.mux.HandleFunc("GET /api/v1/snapshot", s.snapshot)
+	})})
+	s.handle(Route{Pattern: "/-/ready", Handler: getOnly(s.ready)})
+	s.handle(Route{Pattern: "/api/v1/snapshot", Handler: getOnly(s.snapshot)})
 	hasIndex := false
 	for _, r := range opts.Routes {
 		hasIndex = hasIndex || r.Pattern == "/"
 	}
 	if !hasIndex {
-		s.mux.HandleFunc("GET /{$}", s.index)
+		s.handle(Route{Pattern: "GET /{$}", Handler: http.HandlerFunc(s.index)})
 	}
 	if opts.API != nil {
-		s.mux.Handle("/api/v1/", opts.API)
+		s.handle(Route{Pattern: "/api/v1/", Handler: opts.API})
 	}
 	for _, r := range opts.Routes {
-		h := r.Handler
-		if r.Writes {
-			h = LocalWritesOnly(h)
-		}
-		s.mux.Handle(r.Pattern, h)
+		s.handle(r)
 	}
 	if opts.Pprof {
-		s.mux.HandleFunc("/debug/pprof/", pprof.Index)
-		s.mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-		s.mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-		s.mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-		s.mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		for p, h := range map[string]http.HandlerFunc{
+			"/debug/pprof/": pprof.Index, "/debug/pprof/cmdline": pprof.Cmdline, "/debug/pprof/profile": pprof.Profile,
+			"/debug/pprof/symbol": pprof.Symbol, "/debug/pprof/trace": pprof.Trace,
+		} {
+			s.handle(Route{Pattern: p, Handler: h, Writes: true})
+		}
 	}
 	return s
 }
 
-// LocalWritesOnly refuses requests from other machines with 403: endpoints
-// that change state (pushes, run registration) must not be open to the
-// network without authentication.
-func LocalWritesOnly(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		host, _, err := net.SplitHostPort(r.RemoteAddr)
-		ip := net.ParseIP(host)
-		if err != nil || ip == nil || !ip.IsLoopback() {
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusForbidden)
-			fmt.Fprintf(w, `{"status":"error","error":%q}`+"\n",
-				"writes are accepted only from this machine (loopback) until authentication is configured; push from the training host itself, or through an SSH tunnel")
+// handle registers a route behind its body limit and, for writes, the
+// write check. The Origin header is removed before the handler runs, so
+// that no handler (Prometheus' API, the fleet forwarder) answers with CORS
+// headers: the agent serves no other origin.
+func (s *Server) handle(r Route) {
+	h := r.Handler
+	limit := r.MaxBodyBytes
+	if limit == 0 {
+		limit = s.opts.MaxBodyBytes
+	}
+	setting := ""
+	if r.MaxBodyBytes == 0 {
+		setting = " (web.max_body_bytes)"
+	}
+	writes := r.Writes
+	s.mux.Handle(r.Pattern, http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if writes {
+			if msg := s.writeRefusal(req); msg != "" {
+				writeJSONError(w, http.StatusForbidden, "forbidden", msg)
+				return
+			}
+		}
+		req.Header.Del("Origin")
+		if limit > 0 {
+			if req.ContentLength > limit {
+				writeJSONError(w, http.StatusRequestEntityTooLarge, "bad_data", fmt.Sprintf(
+					"the request body is %d bytes; %s accepts at most %d%s: send less per request", req.ContentLength, req.URL.Path, limit, setting))
+				return
+			}
+			if req.Body != nil && req.Body != http.NoBody {
+				req.Body = http.MaxBytesReader(w, req.Body, limit)
+			}
+		}
+		h.ServeHTTP(w, req)
+	}))
+}
+
+// ServeHTTP implements http.Handler: security headers, the bound on
+// requests in flight and the cross-origin check, then the routes.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	// A header the web configuration file set (http_server_config.headers)
+	// is kept.
+	if h.Get("X-Content-Type-Options") == "" {
+		h.Set("X-Content-Type-Options", "nosniff")
+	}
+	if h.Get("X-Frame-Options") == "" {
+		h.Set("X-Frame-Options", "DENY")
+	}
+	if !unbounded(r.URL.Path) {
+		select {
+		case s.inflight <- struct{}{}:
+			defer func() { <-s.inflight }()
+		default:
+			h.Set("Retry-After", "1")
+			writeJSONError(w, http.StatusTooManyRequests, "unavailable", fmt.Sprintf(
+				"too many requests in flight: the agent serves at most %d at once (web.max_requests_in_flight); retry in a second", cap(s.inflight)))
 			return
 		}
-		h.ServeHTTP(w, r)
+	}
+	if err := s.csrf.Check(r); err != nil {
+		writeJSONError(w, http.StatusForbidden, "forbidden",
+			"cross-origin request refused: a web page of another site may not send "+r.Method+" requests to this agent ("+err.Error()+")")
+		return
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+// getOnly answers 405 to methods other than GET and HEAD.
+func getOnly(h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			writeJSONError(w, http.StatusMethodNotAllowed, "bad_data", fmt.Sprintf("%s %s: this endpoint only reads; use GET", r.Method, r.URL.Path))
+			return
+		}
+		h(w, r)
 	})
 }
 
-// ServeHTTP implements http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	s.mux.ServeHTTP(w, r)
+// unbounded reports the paths that the bound on requests in flight leaves
+// alone: the health endpoints, which probes must reach under load, and the
+// dashboard's event streams, which last as long as a tab is open and are
+// bounded on their own.
+func unbounded(path string) bool {
+	switch path {
+	case "/-/healthy", "/-/ready", "/api/ui/events":
+		return true
+	}
+	return false
 }
 
 func (s *Server) ready(w http.ResponseWriter, _ *http.Request) {
@@ -243,56 +343,4 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 
 func writeJSONError(w http.ResponseWriter, code int, kind, msg string) {
 	writeJSON(w, code, map[string]string{"status": "error", "errorType": kind, "error": msg})
-}
-
-// ListenAndServe serves h on addr until ctx ends, then shuts down gracefully
-// within the given grace period. ready, when non-nil, receives the bound
-// address once listening.
-func ListenAndServe(ctx context.Context, addr string, h http.Handler, grace time.Duration, logger *slog.Logger, ready func(net.Addr)) error {
-	ln, err := Listen(addr)
-	if err != nil {
-		return err
-	}
-	if ready != nil {
-		ready(ln.Addr())
-	}
-	return Serve(ctx, ln, h, grace, logger)
-}
-
-// Listen opens the agent's TCP listener.
-func Listen(addr string) (net.Listener, error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("listen on %s: %w", addr, err)
-	}
-	return ln, nil
-}
-
-// Serve serves h on ln until ctx ends, then shuts down gracefully within
-// grace. It closes ln.
-func Serve(ctx context.Context, ln net.Listener, h http.Handler, grace time.Duration, logger *slog.Logger) error {
-	addr := ln.Addr().String()
-	srv := &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       time.Minute,
-		IdleTimeout:       2 * time.Minute,
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return fmt.Errorf("serve on %s: %w", addr, err)
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), grace)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		return fmt.Errorf("shut down HTTP server: %w", err)
-	}
-	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("serve on %s: %w", addr, err)
-	}
-	logger.Info("HTTP server stopped")
-	return nil
 }

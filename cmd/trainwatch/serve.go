@@ -413,10 +413,12 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, onListen
 	alertDone := make(chan struct{})
 	if am != nil {
 		go func() { _ = am.Run(ctx); close(alertDone) }()
-		go reloadOnHUP(ctx, am, logger)
 	} else {
 		close(alertDone)
 	}
+	// Always taken, so that SIGHUP (systemctl reload) never kills an agent
+	// that has no rules to reload.
+	go reloadOnHUP(ctx, am, logger)
 	saved := make(chan struct{})
 	if reg != nil {
 		go func() { reg.SaveEvery(ctx, 10*time.Second); close(saved) }()
@@ -482,7 +484,8 @@ func fanOut(ws []*remotewrite.Writer) func([]store.Appended) {
 }
 
 // reloadOnHUP reloads the rule files on SIGHUP until ctx ends; a broken
-// file is logged and the previous rules keep running.
+// file is logged by the manager and the previous rules keep running.
+// Without rules (am nil: no history) SIGHUP is only logged.
 func reloadOnHUP(ctx context.Context, am *alerting.Manager, logger *slog.Logger) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
@@ -492,6 +495,10 @@ func reloadOnHUP(ctx context.Context, am *alerting.Manager, logger *slog.Logger)
 		case <-ctx.Done():
 			return
 		case <-hup:
+			if am == nil {
+				logger.Info("SIGHUP: nothing to reload (no history, so no alert rules)")
+				continue
+			}
 			if err := am.Reload(); err == nil {
 				logger.Info("rules reloaded on SIGHUP")
 			}

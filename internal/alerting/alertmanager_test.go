@@ -8,12 +8,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -27,7 +23,6 @@ import (
 // It is stopped when the test ends.
 func startAlertmanager(t *testing.T, webhookURL string) string {
 	t.Helper()
-	bin := testenv.LookPath(t, "prometheus-alertmanager")
 	dir := t.TempDir()
 	cfg := writeFile(t, dir, "alertmanager.yml", fmt.Sprintf(`route:
   receiver: hook
@@ -41,53 +36,7 @@ receivers:
       - url: %q
         send_resolved: true
 `, webhookURL))
-	port := testenv.FreePort(t)
-	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	logPath := filepath.Join(dir, "alertmanager.log")
-	logf, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin,
-		"--config.file="+cfg,
-		"--storage.path="+filepath.Join(dir, "data"),
-		fmt.Sprintf("--web.listen-address=127.0.0.1:%d", port),
-		"--cluster.listen-address=",
-		"--log.level=warn",
-	)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-		logf.Close()
-		if t.Failed() {
-			b, _ := os.ReadFile(logPath)
-			t.Logf("alertmanager log:\n%s", b)
-		}
-	})
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		if resp, err := http.Get(base + "/-/ready"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return base
-			}
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	b, _ := os.ReadFile(logPath)
-	t.Fatalf("alertmanager not ready within 30s:\n%s", b)
-	return ""
+	return testenv.StartAlertmanager(t, cfg)
 }
 
 // amAlert is an alert as Alertmanager's /api/v2/alerts lists it.

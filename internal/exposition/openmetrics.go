@@ -3,7 +3,6 @@ package exposition
 import (
 	"bytes"
 	"math"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -46,11 +45,7 @@ func AppendOpenMetrics(buf []byte, fams []*collector.Family) []byte {
 		buf = append(buf, typ...)
 		buf = append(buf, '\n')
 
-		order = order[:0]
-		for i := range d.LabelNames {
-			order = append(order, i)
-		}
-		sort.Slice(order, func(a, b int) bool { return d.LabelNames[order[a]] < d.LabelNames[order[b]] })
+		order = labelOrder(order, d)
 
 		for i := range f.Samples {
 			s := &f.Samples[i]
@@ -103,28 +98,11 @@ func appendOMLine(buf []byte, name, suffix string, d *collector.Desc, order []in
 	extraName string, extraValue, v float64, iv uint64, useInt bool) []byte {
 	buf = append(buf, name...)
 	buf = append(buf, suffix...)
-	if len(order) > 0 || extraName != "" {
-		buf = append(buf, '{')
-		for n, i := range order {
-			if n > 0 {
-				buf = append(buf, ',')
-			}
-			buf = append(buf, d.LabelNames[i]...)
-			buf = append(buf, `="`...)
-			buf = appendEscaped(buf, s.LabelValues[i], true)
-			buf = append(buf, '"')
-		}
-		if extraName != "" {
-			if len(order) > 0 {
-				buf = append(buf, ',')
-			}
-			buf = append(buf, extraName...)
-			buf = append(buf, `="`...)
-			buf = appendOMFloat(buf, extraValue)
-			buf = append(buf, '"')
-		}
-		buf = append(buf, '}')
+	var extra string
+	if extraName != "" {
+		extra = string(appendOMFloat(nil, extraValue))
 	}
+	buf = appendLabels(buf, d, order, s, extraName, extra)
 	buf = append(buf, ' ')
 	if useInt {
 		buf = strconv.AppendUint(buf, iv, 10)

@@ -30,11 +30,7 @@ func AppendText(buf []byte, fams []*collector.Family) []byte {
 		buf = append(buf, d.Type.String()...)
 		buf = append(buf, '\n')
 
-		order = order[:0]
-		for i := range d.LabelNames {
-			order = append(order, i)
-		}
-		sort.Slice(order, func(a, b int) bool { return d.LabelNames[order[a]] < d.LabelNames[order[b]] })
+		order = labelOrder(order, d)
 
 		for i := range f.Samples {
 			s := &f.Samples[i]
@@ -85,28 +81,7 @@ func appendHistogram(buf []byte, d *collector.Desc, order []int, s *collector.Sa
 func appendLine(buf []byte, name, suffix string, d *collector.Desc, order []int, s *collector.Sample, extraName, extraValue string, v float64) []byte {
 	buf = append(buf, name...)
 	buf = append(buf, suffix...)
-	if len(order) > 0 || extraName != "" {
-		buf = append(buf, '{')
-		for n, i := range order {
-			if n > 0 {
-				buf = append(buf, ',')
-			}
-			buf = append(buf, d.LabelNames[i]...)
-			buf = append(buf, `="`...)
-			buf = appendEscaped(buf, s.LabelValues[i], true)
-			buf = append(buf, '"')
-		}
-		if extraName != "" {
-			if len(order) > 0 {
-				buf = append(buf, ',')
-			}
-			buf = append(buf, extraName...)
-			buf = append(buf, `="`...)
-			buf = append(buf, extraValue...)
-			buf = append(buf, '"')
-		}
-		buf = append(buf, '}')
-	}
+	buf = appendLabels(buf, d, order, s, extraName, extraValue)
 	buf = append(buf, ' ')
 	buf = appendFloat(buf, v)
 	if s.TimestampMs != 0 {
@@ -114,6 +89,46 @@ func appendLine(buf []byte, name, suffix string, d *collector.Desc, order []int,
 		buf = strconv.AppendInt(buf, s.TimestampMs, 10)
 	}
 	return append(buf, '\n')
+}
+
+// labelOrder returns the indexes of d's labels in name order (in order's
+// storage): both formats write labels sorted, as client_golang does.
+func labelOrder(order []int, d *collector.Desc) []int {
+	order = order[:0]
+	for i := range d.LabelNames {
+		order = append(order, i)
+	}
+	sort.Slice(order, func(a, b int) bool { return d.LabelNames[order[a]] < d.LabelNames[order[b]] })
+	return order
+}
+
+// appendLabels writes {name="value",...} for s's labels in order, plus an
+// optional extra label (quantile, le) whose value is already formatted;
+// nothing when there are none.
+func appendLabels(buf []byte, d *collector.Desc, order []int, s *collector.Sample, extraName, extraValue string) []byte {
+	if len(order) == 0 && extraName == "" {
+		return buf
+	}
+	buf = append(buf, '{')
+	for n, i := range order {
+		if n > 0 {
+			buf = append(buf, ',')
+		}
+		buf = append(buf, d.LabelNames[i]...)
+		buf = append(buf, `="`...)
+		buf = appendEscaped(buf, s.LabelValues[i], true)
+		buf = append(buf, '"')
+	}
+	if extraName != "" {
+		if len(order) > 0 {
+			buf = append(buf, ',')
+		}
+		buf = append(buf, extraName...)
+		buf = append(buf, `="`...)
+		buf = append(buf, extraValue...)
+		buf = append(buf, '"')
+	}
+	return append(buf, '}')
 }
 
 // appendEscaped escapes a HELP text (backslash, newline) or a label value

@@ -13,11 +13,13 @@ import (
 	"time"
 )
 
-// buildBinary builds trainwatch once for the process-level tests.
+// buildBinary builds trainwatch once for the process-level tests. It builds
+// with -trimpath, as scripts/release.sh does, so that the release test's
+// build finds every package compiled already (only the link differs).
 func buildBinary(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "trainwatch")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	out, err := exec.Command("go", "build", "-trimpath", "-o", bin, ".").CombinedOutput()
 	if err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}

@@ -742,7 +742,7 @@ var trainwatchBinary = sync.OnceValues(func() (string, error) {
 		return "", err
 	}
 	bin := filepath.Join(dir, "trainwatch")
-	out, err := exec.Command("go", "build", "-o", bin, "github.com/trainwatch/trainwatch/cmd/trainwatch").CombinedOutput()
+	out, err := exec.Command("go", "build", "-trimpath", "-o", bin, "github.com/trainwatch/trainwatch/cmd/trainwatch").CombinedOutput()
 	if err != nil {
 		return "", fmt.Errorf("go build: %w\n%s", err, out)
 	}

@@ -274,7 +274,8 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, onListen
 			Dir:      filepath.Join(cfg.DataDir, "runs"),
 			Job:      cfg.Storage.Job,
 			Instance: instance,
-			Append:   db.Append,
+			Append:   db.AppendAll,
+			After:    db.MaxTime(),
 			Reserved: reservedName,
 			Logger:   logger,
 
@@ -299,7 +300,8 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, onListen
 			MaxGroups:         cfg.Push.MaxGroups,
 			AllowTimestamps:   cfg.Push.AllowTimestamps,
 			Reserved:          reservedName,
-			Append:            db.Append,
+			Append:            db.AppendAll,
+			After:             db.MaxTime(),
 			OnPush:            reg.ObservePush,
 			Logger:            logger,
 

@@ -104,6 +104,11 @@ type Runner struct {
 	// node_exporter's names for the same facts, for dashboard 1860.
 	nodeDurationDesc *Desc
 	nodeSuccessDesc  *Desc
+
+	// deriverPanicked[i] is the last panic of Derivers[i] ("" when its
+	// last run was fine), so that a deriver that panics every tick is
+	// logged once. Only Tick touches it.
+	deriverPanicked []string
 }
 
 type entry struct {
@@ -116,11 +121,19 @@ type entry struct {
 	lastOK      time.Time
 	failing     bool
 	lastErr     string
+	// lateFrom is the start of the run last reported late (its deadline
+	// exceeded): the same run still hung in later ticks is not logged
+	// again.
+	lateFrom time.Time
 	// lastStart is when the collector was last started; lastStatus is the
 	// status of its last completed run (for Scheduled collectors between
 	// runs).
 	lastStart  time.Time
 	lastStatus *CollectorStatus
+	// doneErr and doneDur are the outcome of the last run to complete,
+	// for a run that returns after its tick gave up on it.
+	doneErr error
+	doneDur time.Duration
 }
 
 // resting reports whether a Scheduled collector is not due yet. e.mu held.
@@ -157,7 +170,8 @@ func NewRunner(opts RunnerOptions, cs ...Collector) (*Runner, error) {
 		opts.Now = time.Now
 	}
 	r := &Runner{
-		opts: opts,
+		opts:            opts,
+		deriverPanicked: make([]string, len(opts.Derivers)),
 		durationDesc: NewDesc("trainwatch_collector_duration_seconds",
 			"Time the collector took in the last tick (the deadline when it was late).", Gauge, "collector"),
 		successDesc: NewDesc("trainwatch_collector_success",
@@ -199,9 +213,14 @@ func (r *Runner) Tick(ctx context.Context) *Snapshot {
 
 	results := make(chan result, len(r.entries))
 	pending := make(map[*entry]bool, len(r.entries))
+	resting := make(map[*entry]bool)
 	for _, e := range r.entries {
 		e.mu.Lock()
-		busy := e.running || e.resting(start)
+		rest := !e.running && e.resting(start)
+		busy := e.running || rest
+		if rest {
+			resting[e] = true
+		}
 		if !busy {
 			e.running = true
 			e.runningFrom = start
@@ -237,7 +256,7 @@ wait:
 		st := CollectorStatus{Name: e.c.Name()}
 		res, finished := done[e]
 		e.mu.Lock()
-		if !pending[e] && !e.running && e.lastStatus != nil {
+		if resting[e] {
 			// A Scheduled collector between its runs.
 			st = *e.lastStatus
 			if !e.lastOK.IsZero() && now.Sub(e.lastOK) <= r.opts.MaxStale {
@@ -247,31 +266,52 @@ wait:
 			statuses = append(statuses, st)
 			continue
 		}
+		quiet := false // a failure already logged
+		// completed: a run ended with runErr, in this tick or (a run
+		// that was late in an earlier tick) since this tick began.
+		completed, runErr, runDur := finished, res.err, res.duration
+		if !pending[e] && !e.running {
+			completed, runErr, runDur = true, e.doneErr, e.doneDur
+		}
 		switch {
-		case finished && res.err == nil:
+		case completed && runErr == nil:
 			st.Success = true
-			st.Duration = res.duration
-		case finished:
-			st.Duration = res.duration
-			st.Error = res.err.Error()
-			st.NoData = errors.Is(res.err, ErrNoData)
+			st.Duration = runDur
+		case completed:
+			st.Duration = runDur
+			st.Error = runErr.Error()
+			st.NoData = errors.Is(runErr, ErrNoData)
 		case pending[e]:
 			st.Duration = r.opts.Timeout
 			st.Error = fmt.Sprintf("deadline of %s exceeded; serving last values", r.opts.Timeout)
 		default:
 			st.Duration = now.Sub(e.runningFrom)
 			st.Error = fmt.Sprintf("still running since %s (hung); serving last values", e.runningFrom.Format(time.RFC3339))
+			// Logged once already, when this run missed its deadline.
+			quiet = e.failing && e.lateFrom.Equal(e.runningFrom)
 		}
 		st.Stale = !st.Success
 		st.LastSuccess = e.lastOK
-		if finished {
+		if completed {
 			last := st
 			e.lastStatus = &last
 		}
 		if !e.lastOK.IsZero() && now.Sub(e.lastOK) <= r.opts.MaxStale {
 			lists = append(lists, e.last)
 		}
-		r.logChange(e, st, finished && errors.Is(res.err, ErrNoData))
+		if quiet {
+			e.lastErr = st.Error
+		} else {
+			var pe *panicError
+			stack := ""
+			if completed && errors.As(runErr, &pe) {
+				stack = pe.stack
+			}
+			r.logChange(e, st, completed && errors.Is(runErr, ErrNoData), stack)
+		}
+		if pending[e] && !finished {
+			e.lateFrom = e.runningFrom
+		}
 		e.mu.Unlock()
 		statuses = append(statuses, st)
 	}
@@ -297,25 +337,59 @@ wait:
 
 	snap := &Snapshot{Time: start, Families: MergeFamilies(lists...), Collectors: statuses}
 	if len(r.opts.Derivers) > 0 {
-		derived := NewEmitter()
-		for _, d := range r.opts.Derivers {
-			d.Derive(snap, derived)
+		lists := make([][]*Family, 1, len(r.opts.Derivers)+1)
+		lists[0] = snap.Families
+		for i, d := range r.opts.Derivers {
+			if fams, ok := r.derive(i, d, snap); ok {
+				lists = append(lists, fams)
+			}
 		}
-		snap.Families = MergeFamilies(snap.Families, derived.Families())
+		snap.Families = MergeFamilies(lists...)
 	}
 	return snap
 }
 
+// derive runs one deriver, recovering a panic: the tick then goes on
+// without that deriver's families, and the panic is logged once (until
+// the deriver works again or panics differently).
+func (r *Runner) derive(i int, d Deriver, snap *Snapshot) (fams []*Family, ok bool) {
+	defer func() {
+		p := recover()
+		if p == nil {
+			if r.deriverPanicked[i] != "" {
+				r.opts.Logger.Info("deriver recovered", "deriver", fmt.Sprintf("%T", d))
+				r.deriverPanicked[i] = ""
+			}
+			return
+		}
+		msg := fmt.Sprint(p)
+		if r.deriverPanicked[i] != msg {
+			r.opts.Logger.Warn("deriver panicked; its metrics are left out of the tick", "deriver", fmt.Sprintf("%T", d),
+				"err", "panic: "+msg, "stack", string(debug.Stack()))
+			r.deriverPanicked[i] = msg
+		}
+		fams, ok = nil, false
+	}()
+	e := NewEmitter()
+	d.Derive(snap, e)
+	return e.Families(), true
+}
+
 // logChange logs a collector's move between working and failing, once per
 // change, so a missing file does not flood the log. e.mu must be held.
-func (r *Runner) logChange(e *entry, st CollectorStatus, noData bool) {
+// A panic's stack, when given, is logged with it.
+func (r *Runner) logChange(e *entry, st CollectorStatus, noData bool, stack string) {
 	switch {
 	case !st.Success && (!e.failing || e.lastErr != st.Error):
 		if noData {
 			// Expected on this machine (no sensors on a VM): not a warning.
 			r.opts.Logger.Info("collector has nothing to read", "collector", st.Name, "reason", st.Error)
 		} else {
-			r.opts.Logger.Warn("collector failed", "collector", st.Name, "err", st.Error)
+			attrs := []any{"collector", st.Name, "err", st.Error}
+			if stack != "" {
+				attrs = append(attrs, "stack", stack)
+			}
+			r.opts.Logger.Warn("collector failed", attrs...)
 		}
 		e.failing = true
 		e.lastErr = st.Error
@@ -324,6 +398,20 @@ func (r *Runner) logChange(e *entry, st CollectorStatus, noData bool) {
 		e.failing = false
 		e.lastErr = ""
 	}
+}
+
+// panicError is a collector's panic, recovered by the Runner.
+type panicError struct {
+	value any
+	stack string
+}
+
+func (e *panicError) Error() string { return fmt.Sprintf("panic: %v", e.value) }
+
+// Unwrap returns the panic's value when it is an error.
+func (e *panicError) Unwrap() error {
+	err, _ := e.value.(error)
+	return err
 }
 
 // run calls one collector, recovering a panic into an error, and records
@@ -335,8 +423,7 @@ func (r *Runner) run(ctx context.Context, e *entry, out chan<- result) {
 	err := func() (err error) {
 		defer func() {
 			if p := recover(); p != nil {
-				err = fmt.Errorf("panic: %v", p)
-				r.opts.Logger.Debug("collector panicked", "collector", e.c.Name(), "stack", string(debug.Stack()))
+				err = &panicError{value: p, stack: string(debug.Stack())}
 			}
 		}()
 		return e.c.Collect(ctx, em)
@@ -344,6 +431,7 @@ func (r *Runner) run(ctx context.Context, e *entry, out chan<- result) {
 	d := time.Since(start)
 	e.mu.Lock()
 	e.running = false
+	e.doneErr, e.doneDur = err, d
 	// A collector with nothing to read may still say so in metrics
 	// (trainwatch_gpu_backend_up 0): what it emitted is served as fresh.
 	if err == nil || errors.Is(err, ErrNoData) {

@@ -73,6 +73,12 @@ type Options struct {
 	Reserved func(name string) bool
 	// Now returns the current time. Default time.Now.
 	Now func() time.Time
+	// After is a time (ms) every timestamp the gateway hands out is later
+	// than: the newest sample already in the history
+	// ((*store.Store).MaxTime), so that the first pushes after a restart
+	// are not older than what the agent stored before it (the history
+	// refuses them as out of order).
+	After int64
 	// Logger receives refused pushes (once per group and reason) and
 	// storage errors. Default: discard.
 	Logger *slog.Logger
@@ -173,6 +179,7 @@ func New(o Options) *Gateway {
 	}
 	return &Gateway{
 		o:        o,
+		lastMs:   max(o.After, 0),
 		self:     newSelfDescs(),
 		groups:   make(map[string]*group),
 		owners:   make(map[string]*owner),
@@ -377,12 +384,7 @@ func (g *Gateway) appendBatch(ctx context.Context, what string) error {
 	if err == nil {
 		return nil
 	}
-	var ae *store.AppendError
-	if errors.As(err, &ae) {
-		g.o.Logger.Warn("the history refused some pushed samples", "what", what, "err", err)
-		return nil
-	}
-	return err
+	return fmt.Errorf("%s: %w", what, err)
 }
 
 // staleNaN is Prometheus' staleness marker.
@@ -457,6 +459,10 @@ func (g *Gateway) apply(ctx context.Context, gk labels.Labels, method string, c 
 		store.Appended{Labels: grp.pushLset, T: t, V: pushVal},
 		store.Appended{Labels: grp.failLset, T: t, V: grp.failVal})
 	if err := g.appendBatch(ctx, "push to "+key); err != nil {
+		var ae *store.AppendError
+		if errors.As(err, &ae) {
+			return errorf(http.StatusBadRequest, "the history refused %d sample(s) of the push, so it was not applied: %w", ae.Rejected, err)
+		}
 		return errorf(http.StatusServiceUnavailable, "storing the push in the history failed, so it was not applied: %w; retry later", err)
 	}
 

@@ -149,8 +149,13 @@ type Options struct {
 	// Job and Instance label the stored series, as the store labels the
 	// agent's own.
 	Job, Instance string
-	// Append stores logged values (store.Store.Append).
+	// Append stores logged values, all or nothing (store.Store.AppendAll).
 	Append func(ctx context.Context, batch []store.Appended) error
+	// After is a time (ms) every untimed or moved entry is stored after:
+	// the newest sample already in the history (store.Store.MaxTime), so
+	// that entries logged after a restart are not older than what the
+	// agent stored before it.
+	After int64
 	// MaxSeriesPerRun bounds the distinct metric names of one run.
 	MaxSeriesPerRun int
 	// MaxRuns bounds the runs kept; the oldest ended ones go first.
@@ -482,7 +487,7 @@ func (r *Registry) Log(ctx context.Context, id string, entries []Entry) (int, er
 		return 0, &LogError{422, fmt.Sprintf("run %q would have %d series; the limit is %d per run (fewer distinct keys, or raise runs.max_series_per_run)", id, n, r.opts.MaxSeriesPerRun)}
 	}
 	batch := make([]store.Appended, 0, len(entries)*4)
-	lastMs := rr.lastMs
+	lastMs := max(rr.lastMs, r.opts.After)
 	type obs struct {
 		ms    int64
 		entry Entry
@@ -512,11 +517,7 @@ func (r *Registry) Log(ctx context.Context, id string, entries []Entry) (int, er
 	}
 	if r.opts.Append != nil && len(batch) > 0 {
 		if err := r.opts.Append(ctx, batch); err != nil {
-			var ae *store.AppendError
-			if !errors.As(err, &ae) || ae.Rejected == len(batch) {
-				return 0, &LogError{422, fmt.Sprintf("history refused the values: %v", err)}
-			}
-			r.opts.Logger.Warn("some logged values were refused by the history", "run", id, "err", err)
+			return 0, &LogError{422, fmt.Sprintf("history refused the values: %v", err)}
 		}
 	}
 	if !ok {

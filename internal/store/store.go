@@ -420,8 +420,24 @@ func (e *AppendError) Unwrap() error { return e.First }
 // and one commit, and hands them to OnCommit like a tick's. Labels must be
 // complete (job and instance included) and sorted. Samples the TSDB refuses
 // (out of order, too old) are counted as Consume counts them and reported
-// in an *AppendError; the others are stored.
+// in an *AppendError; the others are stored. A writer that acknowledges a
+// request as a whole should use AppendAll instead.
 func (s *Store) Append(ctx context.Context, batch []Appended) error {
+	return s.appendBatch(ctx, batch, false)
+}
+
+// AppendAll is Append, all or nothing: when the TSDB refuses any sample of
+// the batch, nothing of it is stored (the appender is rolled back) and the
+// *AppendError says how many were refused and why the first was. It suits
+// writers that answer a request as a whole (a push, a run's log request):
+// an acknowledged request is then entirely in the write-ahead log, and a
+// refused one stores nothing.
+func (s *Store) AppendAll(ctx context.Context, batch []Appended) error {
+	return s.appendBatch(ctx, batch, true)
+}
+
+// appendBatch is Append (all false) and AppendAll (all true).
+func (s *Store) appendBatch(ctx context.Context, batch []Appended, all bool) error {
 	if len(batch) == 0 {
 		return nil
 	}
@@ -430,6 +446,7 @@ func (s *Store) Append(ctx context.Context, batch []Appended) error {
 	s.batch = s.batch[:0]
 	app := s.db.Appender(ctx)
 	var ae *AppendError
+	appended := uint64(0)
 	for _, a := range batch {
 		if _, err := app.Append(0, a.Labels, a.T, a.V); err != nil {
 			s.appendError(err, a.Labels)
@@ -439,14 +456,21 @@ func (s *Store) Append(ctx context.Context, batch []Appended) error {
 			ae.Rejected++
 			continue
 		}
-		s.stats.SamplesAppended++
+		appended++
 		s.record(a.Labels, a.T, a.V)
+	}
+	if all && ae != nil {
+		if err := app.Rollback(); err != nil {
+			return fmt.Errorf("rolling back %d samples after a refusal (%w): %w", len(batch), ae, err)
+		}
+		return ae
 	}
 	s.stats.Commits++
 	if err := app.Commit(); err != nil {
 		s.stats.CommitErrors++
 		return fmt.Errorf("committing %d pushed samples: %w", len(batch), err)
 	}
+	s.stats.SamplesAppended += appended
 	if s.onCommit != nil && len(s.batch) > 0 {
 		s.onCommit(s.batch)
 	}
@@ -454,6 +478,20 @@ func (s *Store) Append(ctx context.Context, batch []Appended) error {
 		return ae
 	}
 	return nil
+}
+
+// MaxTime returns the timestamp (ms) of the newest sample in the history,
+// the write-ahead log replayed at Open included, or math.MinInt64 when the
+// history is empty. Writers that stamp samples themselves (pushes, run
+// logs) start after it, so that their first samples after a restart are
+// never older than what an earlier run of the agent stored: the TSDB
+// refuses such samples as out of order.
+func (s *Store) MaxTime() int64 {
+	t := s.db.Head().MaxTime()
+	for _, b := range s.db.Blocks() {
+		t = max(t, b.Meta().MaxTime-1) // a block's MaxT is exclusive
+	}
+	return t
 }
 
 // record remembers an appended sample for OnCommit.

@@ -468,8 +468,15 @@ func (p *outPipe) finish(linger time.Duration) {
 	_ = unix.Close(p.r)
 }
 
-// tailInterval is how often a fileTail reads what was added to the file.
-const tailInterval = 200 * time.Millisecond
+// A fileTail reads what was added to the file every tailFast while the
+// command writes, every tailInterval while it does not: what is left to
+// read when the command exits, which it waits for, is then at most
+// tailFast's worth of output (a 200 ms period left up to 19 MB to read at
+// the end of a run printing 95 MB/s, 10–50 ms more run time).
+const (
+	tailFast     = 20 * time.Millisecond
+	tailInterval = 200 * time.Millisecond
+)
 
 // fileTail reads back, for the parser, what the command writes to a
 // regular file that it was given as its stdout (or stderr) directly: with
@@ -484,7 +491,7 @@ const tailInterval = 200 * time.Millisecond
 // a stall whenever it is full (+16 % to +55 % of the run time of a command
 // printing 50 MB, more than `| cat`), a file costs it a copy. What was
 // read is freed at once (a hole punched), so the file holds at most what
-// the command writes in a tailInterval; once the command has exited, the
+// the command writes in a tailFast; once the command has exited, the
 // file is emptied and sealed, so that a process left behind that still
 // writes to it gets EPERM rather than filling memory.
 type fileTail struct {
@@ -531,17 +538,21 @@ func newMemoryTail() (*fileTail, error) {
 	return &fileTail{f: f, memory: true, stop: make(chan struct{}), done: make(chan struct{})}, nil
 }
 
-// start reads the file every tailInterval into dst until finish.
+// start reads the file every tailFast or tailInterval into dst until finish.
 func (t *fileTail) start(dst io.Writer) {
 	go func() {
 		defer close(t.done)
 		buf := make([]byte, copyReadSize)
-		tick := time.NewTicker(tailInterval)
-		defer tick.Stop()
+		timer := time.NewTimer(tailInterval)
+		defer timer.Stop()
 		for {
-			t.readNew(buf, dst)
+			wait := tailInterval
+			if t.readNew(buf, dst) {
+				wait = tailFast
+			}
+			timer.Reset(wait)
 			select {
-			case <-tick.C:
+			case <-timer.C:
 			case <-t.stop:
 				t.readNew(buf, dst)
 				return
@@ -550,9 +561,10 @@ func (t *fileTail) start(dst io.Writer) {
 	}()
 }
 
-// readNew hands dst what was written since the last read, and frees it
-// from an in-memory file.
-func (t *fileTail) readNew(buf []byte, dst io.Writer) {
+// readNew hands dst what was written since the last read, frees it from
+// an in-memory file, and reports whether there was anything.
+func (t *fileTail) readNew(buf []byte, dst io.Writer) bool {
+	start := t.off
 	if fi, err := t.f.Stat(); err == nil && fi.Size() < t.off {
 		t.off = 0
 	}
@@ -571,6 +583,7 @@ func (t *fileTail) readNew(buf []byte, dst io.Writer) {
 			t.freed = end
 		}
 	}
+	return t.off != start
 }
 
 // pageSize is the unit holes are punched in.

@@ -11,6 +11,7 @@ import (
 	"math"
 	"sort"
 	"sync"
+	"time"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
@@ -191,9 +192,11 @@ func Text(fams []*collector.Family) ([]byte, error) {
 }
 
 // Cache holds the encodings of one snapshot's families, each made on first
-// request and reused by every later request for the same snapshot.
+// request (or ahead of it, by Encoder.Warm) and reused by every later
+// request for the same snapshot.
 type Cache struct {
 	fams []*collector.Family
+	enc  *Encoder
 
 	mu      sync.Mutex
 	encoded map[cacheKey][]byte
@@ -204,36 +207,138 @@ type cacheKey struct {
 	gzip   bool
 }
 
-// NewCache returns a cache for fams.
+// NewCache returns a cache for fams with an encoder of its own.
 func NewCache(fams []*collector.Family) *Cache {
-	return &Cache{fams: fams, encoded: make(map[cacheKey][]byte)}
+	return NewEncoder(nil).NewCache(fams)
 }
 
 // Bytes returns the families encoded in format, gzip-compressed if asked.
 func (c *Cache) Bytes(format expfmt.Format, gz bool) ([]byte, error) {
 	k := cacheKey{format, gz}
+	c.enc.requested(k)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if b, ok := c.encoded[k]; ok {
 		return b, nil
 	}
-	var buf bytes.Buffer
-	var w io.Writer = &buf
-	var zw *gzip.Writer
-	if gz {
-		// BestSpeed: a third of the default level's CPU for a body about
-		// 15% larger; the body is encoded once per tick and format.
-		zw, _ = gzip.NewWriterLevel(&buf, gzip.BestSpeed)
-		w = zw
-	}
-	if err := Encode(w, c.fams, format); err != nil {
+	b, err := c.enc.encode(c.fams, k)
+	if err != nil {
 		return nil, err
 	}
-	if zw != nil {
-		if err := zw.Close(); err != nil {
-			return nil, fmt.Errorf("gzip: %w", err)
+	c.encoded[k] = b
+	return b, nil
+}
+
+// Encoder makes the caches of successive snapshots and keeps what one
+// snapshot's encoding teaches the next: the size of each encoding (the
+// buffer is allocated once at that size instead of grown by doubling), a
+// pool of gzip writers (each holds about 1 MiB of compressor state), and
+// which encodings were asked for lately, so that Warm can make them as
+// soon as a snapshot is taken rather than on the first scrape, which
+// every concurrent scrape would then wait for. It is safe for concurrent
+// use.
+type Encoder struct {
+	now func() time.Time
+	gz  sync.Pool
+
+	mu    sync.Mutex
+	size  map[cacheKey]int
+	asked map[cacheKey]time.Time
+}
+
+// NewEncoder returns an encoder; now is its clock (time.Now when nil).
+func NewEncoder(now func() time.Time) *Encoder {
+	if now == nil {
+		now = time.Now
+	}
+	return &Encoder{now: now, size: map[cacheKey]int{}, asked: map[cacheKey]time.Time{}}
+}
+
+// NewCache returns a cache for fams that encodes with e.
+func (e *Encoder) NewCache(fams []*collector.Family) *Cache {
+	return &Cache{fams: fams, enc: e, encoded: make(map[cacheKey][]byte)}
+}
+
+// Warm makes, in c, every encoding that was asked of a cache of e within
+// the last d.
+func (e *Encoder) Warm(c *Cache, d time.Duration) {
+	now := e.now()
+	e.mu.Lock()
+	var keys []cacheKey
+	for k, t := range e.asked {
+		if now.Sub(t) <= d {
+			keys = append(keys, k)
 		}
 	}
-	c.encoded[k] = buf.Bytes()
+	e.mu.Unlock()
+	for _, k := range keys {
+		c.mu.Lock()
+		if _, ok := c.encoded[k]; !ok {
+			if b, err := e.encode(c.fams, k); err == nil {
+				c.encoded[k] = b
+			}
+		}
+		c.mu.Unlock()
+	}
+}
+
+// requested notes that k was asked for now.
+func (e *Encoder) requested(k cacheKey) {
+	now := e.now()
+	e.mu.Lock()
+	e.asked[k] = now
+	e.mu.Unlock()
+}
+
+// encode encodes fams as k says, into a buffer of the size the last
+// encoding of k had.
+func (e *Encoder) encode(fams []*collector.Family, k cacheKey) ([]byte, error) {
+	raw := cacheKey{k.format, false}
+	e.mu.Lock()
+	rawHint, hint := e.size[raw], e.size[k]
+	e.mu.Unlock()
+	var out []byte
+	switch k.format.FormatType() {
+	case expfmt.TypeTextPlain:
+		out = AppendText(make([]byte, 0, rawHint+rawHint/16), fams)
+	case expfmt.TypeOpenMetrics:
+		out = AppendOpenMetrics(make([]byte, 0, rawHint+rawHint/16), fams)
+	default:
+		var buf bytes.Buffer
+		if err := Encode(&buf, fams, k.format); err != nil {
+			return nil, err
+		}
+		out = buf.Bytes()
+	}
+	e.mu.Lock()
+	e.size[raw] = len(out)
+	e.mu.Unlock()
+	if !k.gzip {
+		return out, nil
+	}
+	buf := bytes.NewBuffer(make([]byte, 0, hint+hint/8))
+	zw := e.gzipWriter(buf)
+	if _, err := zw.Write(out); err != nil {
+		return nil, fmt.Errorf("gzip: %w", err)
+	}
+	if err := zw.Close(); err != nil {
+		return nil, fmt.Errorf("gzip: %w", err)
+	}
+	e.gz.Put(zw)
+	e.mu.Lock()
+	e.size[k] = buf.Len()
+	e.mu.Unlock()
 	return buf.Bytes(), nil
+}
+
+// gzipWriter returns a pooled gzip writer writing to w. BestSpeed: a third
+// of the default level's CPU for a body about 15% larger; the body is
+// encoded once per tick and format.
+func (e *Encoder) gzipWriter(w io.Writer) *gzip.Writer {
+	if zw, ok := e.gz.Get().(*gzip.Writer); ok {
+		zw.Reset(w)
+		return zw
+	}
+	zw, _ := gzip.NewWriterLevel(w, gzip.BestSpeed)
+	return zw
 }

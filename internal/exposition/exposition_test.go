@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/common/expfmt"
 
@@ -95,6 +96,77 @@ func TestCacheEncodesOncePerFormat(t *testing.T) {
 	if !bytes.Equal(plain, text) {
 		t.Fatal("gzip body differs from the text encoding")
 	}
+}
+
+// TestEncoderWarm: Warm makes ahead exactly the encodings asked of the
+// encoder within the window, and they equal what a request would make;
+// caches sharing an encoder (pooled gzip writers, size hints) encode
+// exactly as a fresh one does.
+func TestEncoderWarm(t *testing.T) {
+	om := expfmt.NewFormat(expfmt.TypeOpenMetrics)
+	text := expfmt.NewFormat(expfmt.TypeTextPlain)
+	now := time.Unix(1000, 0)
+	enc := NewEncoder(func() time.Time { return now })
+	tests := []struct {
+		name   string
+		ask    []cacheKey // asked of an earlier cache, at now-age
+		age    time.Duration
+		window time.Duration
+		want   []cacheKey // made by Warm
+	}{
+		{"nothing asked", nil, 0, 3 * time.Second, nil},
+		{"asked within the window", []cacheKey{{om, true}}, time.Second, 3 * time.Second, []cacheKey{{om, true}}},
+		{"two formats", []cacheKey{{om, true}, {text, false}}, 2 * time.Second, 3 * time.Second, []cacheKey{{om, true}, {text, false}}},
+		{"asked too long ago", []cacheKey{{text, true}}, 10 * time.Second, 3 * time.Second, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			enc.mu.Lock()
+			enc.asked = map[cacheKey]time.Time{}
+			enc.mu.Unlock()
+			for _, k := range tt.ask {
+				now = time.Unix(1000, 0).Add(-tt.age)
+				if _, err := enc.NewCache(sampleFamilies()).Bytes(k.format, k.gzip); err != nil {
+					t.Fatal(err)
+				}
+			}
+			now = time.Unix(1000, 0)
+			c := enc.NewCache(sampleFamilies())
+			enc.Warm(c, tt.window)
+			if len(c.encoded) != len(tt.want) {
+				t.Fatalf("Warm made %d encodings, want %d", len(c.encoded), len(tt.want))
+			}
+			for _, k := range tt.want {
+				got, ok := c.encoded[k]
+				if !ok {
+					t.Fatalf("Warm did not make %v", k)
+				}
+				want, err := NewCache(sampleFamilies()).Bytes(k.format, k.gzip)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if k.gzip {
+					got, want = gunzip(t, got), gunzip(t, want)
+				}
+				if !bytes.Equal(got, want) {
+					t.Fatalf("warmed %v differs from a fresh encoding:\n%s\nvs\n%s", k, got, want)
+				}
+			}
+		})
+	}
+}
+
+func gunzip(t *testing.T, b []byte) []byte {
+	t.Helper()
+	zr, err := gzip.NewReader(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 // expfmtText is the reference encoding, through client_model and expfmt.

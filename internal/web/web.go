@@ -91,8 +91,9 @@ type Server struct {
 	inflight chan struct{}
 	csrf     *http.CrossOriginProtection
 
-	mergedMu sync.Mutex
-	merged   mergedCache
+	mergedMu  sync.Mutex
+	merged    mergedCache
+	mergedEnc *exposition.Encoder
 }
 
 // mergedCache is the /metrics cache of a snapshot merged with the extra
@@ -117,7 +118,7 @@ func (s *Server) cacheFor(st *agent.State) *exposition.Cache {
 	defer s.mergedMu.Unlock()
 	if s.merged.snap != st.Snapshot || s.merged.gen != gen || s.merged.cache == nil {
 		s.merged = mergedCache{snap: st.Snapshot, gen: gen,
-			cache: exposition.NewCache(collector.MergeFamilies(st.Snapshot.Families, extra))}
+			cache: s.mergedEnc.NewCache(collector.MergeFamilies(st.Snapshot.Families, extra))}
 	}
 	return s.merged.cache
 }
@@ -134,7 +135,7 @@ func New(src Source, opts Options) *Server {
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = DefaultMaxBodyBytes
 	}
-	s := &Server{src: src, opts: opts, mux: http.NewServeMux(),
+	s := &Server{src: src, opts: opts, mux: http.NewServeMux(), mergedEnc: exposition.NewEncoder(nil),
 		inflight: make(chan struct{}, opts.MaxRequestsInFlight), csrf: http.NewCrossOriginProtection()}
 	s.handle(Route{Pattern: "/metrics", Handler: getOnly(s.metrics)})
 	s.handle(Route{Pattern: "/-/healthy", Handler: getOnly(func(w http.ResponseWriter, _ *http.Request) {

@@ -169,7 +169,11 @@ func MergeFamilies(lists ...[]*Family) []*Family {
 				}
 				continue
 			}
-			c := &Family{Desc: f.Desc, Samples: append([]Sample(nil), f.Samples...)}
+			// The samples are shared, not copied (a tick's families hold
+			// thousands): the capacity is cut to the length, so that a
+			// later family of the same name appends to a copy, never into
+			// the list it came from.
+			c := &Family{Desc: f.Desc, Samples: f.Samples[:len(f.Samples):len(f.Samples)]}
 			byName[f.Desc.Name] = c
 			out = append(out, c)
 		}

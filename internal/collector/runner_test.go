@@ -187,14 +187,20 @@ func TestRunnerRejectsDuplicateNames(t *testing.T) {
 
 func TestMergeFamilies(t *testing.T) {
 	d := NewDesc("m", "h", Gauge, "l")
-	a := []*Family{{Desc: d, Samples: []Sample{{LabelValues: []string{"x"}, Value: 1}}}}
+	// Room after the sample: the merge must not append into it.
+	room := make([]Sample, 1, 4)
+	room[0] = Sample{LabelValues: []string{"x"}, Value: 1}
+	a := []*Family{{Desc: d, Samples: room}}
 	b := []*Family{{Desc: NewDesc("a", "h", Gauge), Samples: []Sample{{Value: 2}}}, {Desc: d, Samples: []Sample{{LabelValues: []string{"y"}, Value: 3}}}}
 	got := MergeFamilies(a, b)
 	if len(got) != 2 || got[0].Desc.Name != "a" || got[1].Desc.Name != "m" || len(got[1].Samples) != 2 {
 		t.Fatalf("merge = %+v", got)
 	}
-	if len(a[0].Samples) != 1 {
+	if len(a[0].Samples) != 1 || room[:2][1].Value != 0 || room[:2][1].LabelValues != nil {
 		t.Fatal("merge modified its input")
+	}
+	if got[1].Samples[0].Value != 1 || got[1].Samples[1].Value != 3 {
+		t.Fatalf("merged samples = %+v", got[1].Samples)
 	}
 }
 

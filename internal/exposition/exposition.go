@@ -231,20 +231,28 @@ func (c *Cache) Bytes(format expfmt.Format, gz bool) ([]byte, error) {
 
 // Encoder makes the caches of successive snapshots and keeps what one
 // snapshot's encoding teaches the next: the size of each encoding (the
-// buffer is allocated once at that size instead of grown by doubling), a
-// pool of gzip writers (each holds about 1 MiB of compressor state), and
+// buffer is allocated once at that size instead of grown by doubling), the
+// gzip writers (each holds about 1 MiB of compressor state), and
 // which encodings were asked for lately, so that Warm can make them as
 // soon as a snapshot is taken rather than on the first scrape, which
 // every concurrent scrape would then wait for. It is safe for concurrent
 // use.
 type Encoder struct {
 	now func() time.Time
-	gz  sync.Pool
 
 	mu    sync.Mutex
 	size  map[cacheKey]int
 	asked map[cacheKey]time.Time
+	// gz holds the gzip writers not in use. A sync.Pool would be emptied
+	// by every garbage collection, which on this agent comes every few
+	// seconds: one 1 MiB allocation per encoding again.
+	gz []*gzip.Writer
 }
+
+// maxIdleGzip bounds the gzip writers kept: encodings of one snapshot
+// are made one at a time, of two at once only when scrapes overlap a
+// tick.
+const maxIdleGzip = 2
 
 // NewEncoder returns an encoder; now is its clock (time.Now when nil).
 func NewEncoder(now func() time.Time) *Encoder {
@@ -324,21 +332,28 @@ func (e *Encoder) encode(fams []*collector.Family, k cacheKey) ([]byte, error) {
 	if err := zw.Close(); err != nil {
 		return nil, fmt.Errorf("gzip: %w", err)
 	}
-	e.gz.Put(zw)
 	e.mu.Lock()
 	e.size[k] = buf.Len()
+	if len(e.gz) < maxIdleGzip {
+		e.gz = append(e.gz, zw)
+	}
 	e.mu.Unlock()
 	return buf.Bytes(), nil
 }
 
-// gzipWriter returns a pooled gzip writer writing to w. BestSpeed: a third
-// of the default level's CPU for a body about 15% larger; the body is
-// encoded once per tick and format.
+// gzipWriter returns an idle gzip writer, or a new one, writing to w.
+// BestSpeed: a third of the default level's CPU for a body about 15%
+// larger; the body is encoded once per tick and format.
 func (e *Encoder) gzipWriter(w io.Writer) *gzip.Writer {
-	if zw, ok := e.gz.Get().(*gzip.Writer); ok {
+	e.mu.Lock()
+	if n := len(e.gz); n > 0 {
+		zw := e.gz[n-1]
+		e.gz = e.gz[:n-1]
+		e.mu.Unlock()
 		zw.Reset(w)
 		return zw
 	}
+	e.mu.Unlock()
 	zw, _ := gzip.NewWriterLevel(w, gzip.BestSpeed)
 	return zw
 }

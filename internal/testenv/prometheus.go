@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -77,32 +76,7 @@ type PrometheusOptions struct {
 // it on the same port and data directory.
 func StartPrometheusWith(t testing.TB, o PrometheusOptions) *Prometheus {
 	t.Helper()
-	bin := LookPath(t, "prometheus")
-	dir := t.TempDir()
-	cfgPath := filepath.Join(dir, "prometheus.yml")
-	if err := os.WriteFile(cfgPath, []byte(o.Config), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	data := o.DataDir
-	if data == "" {
-		data = filepath.Join(dir, "data")
-	}
-	port := FreePort(t)
-	p := &Prometheus{
-		URL: fmt.Sprintf("http://127.0.0.1:%d", port),
-		t:   t,
-		bin: bin,
-		args: append([]string{
-			"--config.file=" + cfgPath,
-			"--storage.tsdb.path=" + data,
-			fmt.Sprintf("--web.listen-address=127.0.0.1:%d", port),
-			"--log.level=warn",
-		}, o.Flags...),
-		log: filepath.Join(dir, "prometheus.log"),
-	}
-	t.Cleanup(p.Stop)
-	p.Start()
-	return p
+	return StartPrometheusListening(t, o, "127.0.0.1")
 }
 
 // Start starts a stopped Prometheus again and waits until it is ready.

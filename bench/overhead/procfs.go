@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/hex"
 	"fmt"
@@ -124,45 +123,6 @@ func (t procTable) tree(root int, start uint64) []procStat {
 		}
 	}
 	return out
-}
-
-// memInfo is a process's memory from /proc/PID/status, in KiB.
-type memInfo struct {
-	RSS, HWM, Anon, File int64
-}
-
-// readMem reads VmRSS, VmHWM, RssAnon and RssFile of a process.
-func readMem(pid int) (memInfo, error) {
-	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/status")
-	if err != nil {
-		return memInfo{}, fmt.Errorf("memory of pid %d: %w", pid, err)
-	}
-	defer f.Close()
-	var m memInfo
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		k, v, ok := strings.Cut(sc.Text(), ":")
-		if !ok {
-			continue
-		}
-		var dst *int64
-		switch k {
-		case "VmRSS":
-			dst = &m.RSS
-		case "VmHWM":
-			dst = &m.HWM
-		case "RssAnon":
-			dst = &m.Anon
-		case "RssFile":
-			dst = &m.File
-		default:
-			continue
-		}
-		if fs := strings.Fields(v); len(fs) > 0 {
-			*dst, _ = strconv.ParseInt(fs[0], 10, 64)
-		}
-	}
-	return m, sc.Err()
 }
 
 // hostCPU is the busy and total jiffies of all CPUs from /proc/stat.

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"time"
+
+	"github.com/trainwatch/trainwatch/bench/internal/machine"
 )
 
 // profile runs `trainwatch serve --demo --web.enable-pprof` (history on,
@@ -71,7 +73,7 @@ func profile(ctx context.Context, o options, dir string) error {
 	s := &pacedScraper{url: p.url("/metrics"), client: newClient(1)}
 	go s.run(sctx, o.Scrape)
 	logf("warming up %s", o.Warmup)
-	if err := sleepCtx(ctx, o.Warmup); err != nil {
+	if err := machine.Sleep(ctx, o.Warmup); err != nil {
 		return err
 	}
 	client := &http.Client{Timeout: o.Window + time.Minute}
@@ -102,7 +104,7 @@ func profile(ctx context.Context, o options, dir string) error {
 			return err
 		}
 	}
-	m, err := readMem(p.pid)
+	m, err := machine.ReadMem(p.pid)
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/trainwatch/trainwatch/bench/internal/machine"
 )
 
 // Budgets of the performance issue.
@@ -45,7 +47,7 @@ func withSum(ph phaseResult) []targetResult {
 		rows = append(rows, targetResult{
 			Key: nodePlusProcessID, Name: nodePlusProcess,
 			CPUSeconds: n.CPUSeconds + p.CPUSeconds, CPUPerMin: n.CPUPerMin + p.CPUPerMin, CorePct: n.CorePct + p.CorePct,
-			Mem:        memInfo{RSS: n.Mem.RSS + p.Mem.RSS, HWM: n.Mem.HWM + p.Mem.HWM, Anon: n.Mem.Anon + p.Mem.Anon, File: n.Mem.File + p.Mem.File},
+			Mem:        machine.Mem{RSS: n.Mem.RSS + p.Mem.RSS, HWM: n.Mem.HWM + p.Mem.HWM, Anon: n.Mem.Anon + p.Mem.Anon, File: n.Mem.File + p.Mem.File},
 			TreeRSSKiB: n.TreeRSSKiB + p.TreeRSSKiB,
 		})
 	}

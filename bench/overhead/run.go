@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -9,13 +8,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/trainwatch/trainwatch/bench/internal/machine"
 )
 
 // options are the harness's settings.
@@ -69,17 +69,6 @@ func defaultOptions() options {
 	}
 }
 
-// hostInfo describes the machine.
-type hostInfo struct {
-	Hostname string `json:"hostname"`
-	Kind     string `json:"kind"`
-	CPUModel string `json:"cpu_model"`
-	Cores    int    `json:"cores"`
-	Kernel   string `json:"kernel"`
-	MemGiB   int    `json:"mem_gib"`
-	Go       string `json:"go"`
-}
-
 // targetResult is one target in one phase.
 type targetResult struct {
 	Key        string  `json:"key"`
@@ -96,8 +85,8 @@ type targetResult struct {
 	LoadEnd     string  `json:"loadavg_end"`
 	HostBusyPct float64 `json:"host_busy_percent"`
 	// Memory of the main process at the end of the window, KiB.
-	Mem        memInfo `json:"memory_kib"`
-	TreeRSSKiB int64   `json:"tree_rss_kib"`
+	Mem        machine.Mem `json:"memory_kib"`
+	TreeRSSKiB int64       `json:"tree_rss_kib"`
 	// HWMAfterKiB is the peak after the latency phase.
 	HWMAfterKiB  int64           `json:"hwm_after_latency_kib,omitempty"`
 	Scrapes      int             `json:"scrapes,omitempty"`
@@ -122,7 +111,7 @@ type phaseResult struct {
 // result is a whole run.
 type result struct {
 	Date     string            `json:"date"`
-	Host     hostInfo          `json:"host"`
+	Host     machine.Host      `json:"host"`
 	Command  string            `json:"command"`
 	Settings map[string]string `json:"settings"`
 	Versions map[string]string `json:"versions"`
@@ -198,41 +187,6 @@ func version(ctx context.Context, bin string, args ...string) string {
 	b, _ := exec.CommandContext(ctx, bin, args...).CombinedOutput()
 	line, _, _ := strings.Cut(strings.TrimSpace(string(b)), "\n")
 	return strings.TrimSpace(line)
-}
-
-// readHost describes this machine.
-func readHost() hostInfo {
-	h := hostInfo{Cores: runtime.NumCPU(), Kind: "metal", Go: runtime.Version()}
-	h.Hostname, _ = os.Hostname()
-	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
-		h.Kernel = strings.TrimSpace(string(b))
-	}
-	if f, err := os.Open("/proc/cpuinfo"); err == nil {
-		sc := bufio.NewScanner(f)
-		sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
-		for sc.Scan() {
-			k, v, _ := strings.Cut(sc.Text(), ":")
-			k, v = strings.TrimSpace(k), strings.TrimSpace(v)
-			switch {
-			case k == "model name" && h.CPUModel == "":
-				h.CPUModel = v
-			case k == "flags" && slices.Contains(strings.Fields(v), "hypervisor"):
-				h.Kind = "vm"
-			}
-		}
-		f.Close()
-	}
-	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
-		for line := range strings.SplitSeq(string(b), "\n") {
-			if rest, ok := strings.CutPrefix(line, "MemTotal:"); ok {
-				if f := strings.Fields(rest); len(f) > 0 {
-					kb, _ := strconv.ParseInt(f[0], 10, 64)
-					h.MemGiB = int((kb + 512<<10) >> 20)
-				}
-			}
-		}
-	}
-	return h
 }
 
 // bins are the executables of a run.
@@ -312,7 +266,7 @@ func specs(o options, b bins) ([]*targetSpec, map[string]string) {
 			key: "netdata", name: "netdata, idle (not scraped)", bin: b.netdata,
 			env: []string{"DO_NOT_TRACK=1"},
 			prepare: func(port int, dir string) error {
-				statsd, err := freePort()
+				statsd, err := machine.FreePort()
 				if err != nil {
 					return err
 				}
@@ -411,7 +365,7 @@ func run(ctx context.Context, o options, command string) (*result, error) {
 	targets, skipped := specs(o, b)
 	res := &result{
 		Date:    began.UTC().Format("2006-01-02 15:04 UTC"),
-		Host:    readHost(),
+		Host:    machine.ReadHost(),
 		Command: command,
 		Settings: map[string]string{
 			"window":          o.Window.String(),
@@ -548,7 +502,7 @@ func runGroup(ctx context.Context, o options, own *owner, targets []*targetSpec,
 		scrapers[p] = s
 		swg.Go(func() { s.run(scrapeCtx, o.Scrape) })
 	}
-	if err := sleepCtx(ctx, o.Warmup); err != nil {
+	if err := machine.Sleep(ctx, o.Warmup); err != nil {
 		return nil, err
 	}
 	for _, s := range scrapers {
@@ -562,7 +516,7 @@ func runGroup(ctx context.Context, o options, own *owner, targets []*targetSpec,
 	}
 	h0, w0 := readHostCPU(), time.Now()
 	logf("window: %s, %d processes on the host, load %s", o.Window, len(table), loadStart)
-	if err := sleepCtx(ctx, o.Window); err != nil {
+	if err := machine.Sleep(ctx, o.Window); err != nil {
 		return nil, err
 	}
 	t1, sizes, _, err := treeTicks(procs)
@@ -582,7 +536,7 @@ func runGroup(ctx context.Context, o options, own *owner, targets []*targetSpec,
 		r.CPUSeconds = float64(t1[p]-t0[p]) / clockTicks
 		r.CPUPerMin = r.CPUSeconds / wall * 60
 		r.CorePct = r.CPUSeconds / wall * 100
-		if r.Mem, err = readMem(p.pid); err != nil {
+		if r.Mem, err = machine.ReadMem(p.pid); err != nil {
 			return nil, err
 		}
 		r.TreeRSSKiB = treeRSS(p)
@@ -636,7 +590,7 @@ func runGroup(ctx context.Context, o options, own *owner, targets []*targetSpec,
 				}
 			}
 		}
-		if m, err := readMem(p.pid); err == nil {
+		if m, err := machine.ReadMem(p.pid); err == nil {
 			r.HWMAfterKiB = m.HWM
 		}
 	}
@@ -650,7 +604,7 @@ func waitQuiet(ctx context.Context, p *process, limit time.Duration) error {
 	deadline := time.Now().Add(limit)
 	prev, ok := readTreeTicks(p)
 	for ok && time.Now().Before(deadline) {
-		if err := sleepCtx(ctx, 500*time.Millisecond); err != nil {
+		if err := machine.Sleep(ctx, 500*time.Millisecond); err != nil {
 			return err
 		}
 		cur, ok2 := readTreeTicks(p)
@@ -688,7 +642,7 @@ func treeRSS(p *process) int64 {
 	}
 	var sum int64
 	for _, st := range t.tree(p.pid, p.start) {
-		if m, err := readMem(st.pid); err == nil {
+		if m, err := machine.ReadMem(st.pid); err == nil {
 			sum += m.RSS
 		}
 	}

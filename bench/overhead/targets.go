@@ -15,6 +15,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/trainwatch/trainwatch/bench/internal/machine"
 )
 
 // targetSpec describes one program the harness measures.
@@ -111,7 +113,7 @@ func childAttr() *syscall.SysProcAttr {
 
 // start starts spec with its own port and directory.
 func (o *owner) start(spec *targetSpec, dir string) (*process, error) {
-	port, err := freePort()
+	port, err := machine.FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -167,7 +169,7 @@ func waitReady(ctx context.Context, p *process) error {
 			return fmt.Errorf("%s not ready after %s:\n%s", p.spec.key, p.spec.readyTimeout, p.logTail())
 		}
 		if p.spec.readyPath == "" {
-			if err := sleepCtx(ctx, time.Second); err != nil {
+			if err := machine.Sleep(ctx, time.Second); err != nil {
 				return err
 			}
 			ready = !p.exited()
@@ -180,7 +182,7 @@ func waitReady(ctx context.Context, p *process) error {
 			ready = resp.StatusCode == http.StatusOK
 		}
 		if !ready {
-			if err := sleepCtx(ctx, 200*time.Millisecond); err != nil {
+			if err := machine.Sleep(ctx, 200*time.Millisecond); err != nil {
 				return err
 			}
 		}
@@ -296,7 +298,7 @@ func (o *owner) spawnSleepers(ctx context.Context, sleepBin string, n int) error
 			if !ok || st.comm == "sleep" || time.Now().After(deadline) {
 				break
 			}
-			if err := sleepCtx(ctx, 20*time.Millisecond); err != nil {
+			if err := machine.Sleep(ctx, 20*time.Millisecond); err != nil {
 				return err
 			}
 		}
@@ -322,28 +324,6 @@ func (o *owner) killSleepers() {
 func (o *owner) cleanup() {
 	o.stopAll()
 	o.killSleepers()
-}
-
-// freePort asks the kernel for a free loopback TCP port.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// sleepCtx sleeps d or until ctx ends.
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // processExporterConfig groups every process by its command name, as

@@ -1,0 +1,148 @@
+// Package machine describes the machine a benchmark harness runs on and
+// reads what the harnesses measure of the processes they start: memory
+// and open files from /proc. It also holds the small helpers every
+// harness needs (a free port, a sleep that ends with its context).
+package machine
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Host describes the machine.
+type Host struct {
+	Hostname string `json:"hostname"`
+	Kind     string `json:"kind"`
+	CPUModel string `json:"cpu_model"`
+	Cores    int    `json:"cores"`
+	Kernel   string `json:"kernel"`
+	MemGiB   int    `json:"mem_gib"`
+	Go       string `json:"go"`
+}
+
+// ReadHost describes this machine; Kind is "vm" under a hypervisor,
+// "metal" otherwise.
+func ReadHost() Host {
+	h := Host{Cores: runtime.NumCPU(), Kind: "metal", Go: runtime.Version()}
+	h.Hostname, _ = os.Hostname()
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		h.Kernel = strings.TrimSpace(string(b))
+	}
+	if f, err := os.Open("/proc/cpuinfo"); err == nil {
+		sc := bufio.NewScanner(f)
+		sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+		for sc.Scan() {
+			k, v, _ := strings.Cut(sc.Text(), ":")
+			k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+			switch {
+			case k == "model name" && h.CPUModel == "":
+				h.CPUModel = v
+			case k == "flags" && slices.Contains(strings.Fields(v), "hypervisor"):
+				h.Kind = "vm"
+			}
+		}
+		f.Close()
+	}
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		for line := range strings.SplitSeq(string(b), "\n") {
+			if rest, ok := strings.CutPrefix(line, "MemTotal:"); ok {
+				if f := strings.Fields(rest); len(f) > 0 {
+					kb, _ := strconv.ParseInt(f[0], 10, 64)
+					h.MemGiB = int((kb + 512<<10) >> 20)
+				}
+			}
+		}
+	}
+	return h
+}
+
+// Mem is a process's memory from /proc/PID/status, in KiB: VmRSS, VmHWM,
+// RssAnon and RssFile.
+type Mem struct {
+	RSS, HWM, Anon, File int64
+}
+
+// ReadMem reads a process's memory. A process without VmRSS (a zombie)
+// is an error.
+func ReadMem(pid int) (Mem, error) {
+	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return Mem{}, fmt.Errorf("memory of pid %d: %w", pid, err)
+	}
+	defer f.Close()
+	var m Mem
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), ":")
+		if !ok {
+			continue
+		}
+		var dst *int64
+		switch k {
+		case "VmRSS":
+			dst = &m.RSS
+		case "VmHWM":
+			dst = &m.HWM
+		case "RssAnon":
+			dst = &m.Anon
+		case "RssFile":
+			dst = &m.File
+		default:
+			continue
+		}
+		if fs := strings.Fields(v); len(fs) > 0 {
+			*dst, _ = strconv.ParseInt(fs[0], 10, 64)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return m, fmt.Errorf("memory of pid %d: %w", pid, err)
+	}
+	if m.RSS == 0 {
+		return m, fmt.Errorf("memory of pid %d: no VmRSS (a zombie?)", pid)
+	}
+	return m, nil
+}
+
+// CountFDs counts a process's open file descriptors.
+func CountFDs(pid int) (int, error) {
+	d, err := os.Open("/proc/" + strconv.Itoa(pid) + "/fd")
+	if err != nil {
+		return 0, fmt.Errorf("open files of pid %d: %w", pid, err)
+	}
+	defer d.Close()
+	names, err := d.Readdirnames(-1)
+	if err != nil {
+		return len(names), fmt.Errorf("open files of pid %d: %w", pid, err)
+	}
+	return len(names), nil
+}
+
+// FreePort asks the kernel for a free loopback TCP port.
+func FreePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// Sleep sleeps d or until ctx ends, and then returns ctx's error.
+func Sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
@@ -216,7 +218,7 @@ func printQueryTable(w io.Writer, data json.RawMessage, r promapi.Range) error {
 		if err := json.Unmarshal(d.Result, &v); err != nil {
 			return fmt.Errorf("decoding the %s result: %w", d.ResultType, err)
 		}
-		_, err := fmt.Fprintf(w, "%v\n", v[1])
+		_, err := fmt.Fprintf(w, "%s\n", valueText(v[1]))
 		return err
 	case "vector", "matrix":
 	default:
@@ -251,7 +253,7 @@ func printQueryTable(w io.Writer, data json.RawMessage, r promapi.Range) error {
 	if d.ResultType == "vector" {
 		fmt.Fprintln(tw, "SERIES\tVALUE")
 		for _, i := range order {
-			fmt.Fprintf(tw, "%s\t%s\n", names[i], series[i].Value[1])
+			fmt.Fprintf(tw, "%s\t%s\n", names[i], valueText(series[i].Value[1]))
 		}
 		return tw.Flush()
 	}
@@ -311,8 +313,9 @@ func formatLabels(name string, ls map[string]string) string {
 	sort.Strings(keys)
 	parts := make([]string, len(keys))
 	for i, k := range keys {
-		parts[i] = k + "=" + strconv.Quote(ls[k])
+		parts[i] = terminalSafe(k) + "=" + strconv.Quote(ls[k])
 	}
+	name = terminalSafe(name)
 	if len(parts) == 0 {
 		if name == "" {
 			return "{}"
@@ -320,6 +323,29 @@ func formatLabels(name string, ls map[string]string) string {
 		return name
 	}
 	return name + "{" + strings.Join(parts, ", ") + "}"
+}
+
+// valueText formats a sample value of the API's JSON: a string (the API
+// writes values as strings) as it is, anything else as JSON would.
+func valueText(v any) string {
+	if s, ok := v.(string); ok {
+		return terminalSafe(s)
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
+}
+
+// terminalSafe returns s, quoted (Go syntax) when it holds a control
+// character or invalid UTF-8: the answer comes from a server, and an
+// escape sequence in a metric name or value must not reach the terminal.
+func terminalSafe(s string) string {
+	if !utf8.ValidString(s) || strings.ContainsFunc(s, unicode.IsControl) {
+		return strconv.Quote(s)
+	}
+	return s
 }
 
 func stats(vals []float64) (mn, mean, mx, last float64) {

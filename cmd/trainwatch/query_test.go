@@ -617,3 +617,43 @@ func TestQueryTableFromFixtures(t *testing.T) {
 		})
 	}
 }
+
+// TestQueryTableTerminalSafe: a server's answer cannot send escape
+// sequences to the terminal through a metric name, a label name or value,
+// or a sample value: they print quoted (FuzzQueryTable found a value and a
+// name printed raw). A value that is not a string prints as JSON.
+func TestQueryTableTerminalSafe(t *testing.T) {
+	end := time.Date(2026, 11, 28, 18, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name, data string
+		want       []string
+	}{
+		{"vector value", `{"resultType":"vector","result":[{"metric":{"__name__":"up"},"value":[1,"\u001b[31m1"]}]}`,
+			[]string{`"\x1b[31m1"`}},
+		{"metric name", `{"resultType":"vector","result":[{"metric":{"__name__":"a\u001b[2Jb"},"value":[1,"1"]}]}`,
+			[]string{`"a\x1b[2Jb"`}},
+		{"label name and value", `{"resultType":"vector","result":[{"metric":{"__name__":"up","l\u0007":"\u001b]0;t\u0007"},"value":[1,"1"]}]}`,
+			[]string{`"l\a"=`, `"\x1b]0;t\a"`}},
+		{"scalar", `{"resultType":"scalar","result":[1,"\u009b2J"]}`, []string{`"\u009b2J"`}},
+		{"string", `{"resultType":"string","result":[1,"\u001b[2J"]}`, []string{`"\x1b[2J"`}},
+		{"invalid UTF-8 (JSON decoding replaces it)", "{\"resultType\":\"string\",\"result\":[1,\"a\xffb\"]}", []string{"a\ufffdb\n"}},
+		{"number value", `{"resultType":"vector","result":[{"metric":{"__name__":"up"},"value":[1,2.5]}]}`, []string{"2.5"}},
+		{"plain value", `{"resultType":"vector","result":[{"metric":{"__name__":"up","job":"é"},"value":[1,"1e+308"]}]}`, []string{`up{job="é"}`, "1e+308"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out bytes.Buffer
+			if err := printQueryTable(&out, []byte(tc.data), promapi.Range{End: end}); err != nil {
+				t.Fatal(err)
+			}
+			s := out.String()
+			for _, w := range tc.want {
+				if !strings.Contains(s, w) {
+					t.Errorf("output %q lacks %q", s, w)
+				}
+			}
+			if strings.ContainsAny(s, "\x1b\x07\u009b") {
+				t.Errorf("control character printed: %q", s)
+			}
+		})
+	}
+}

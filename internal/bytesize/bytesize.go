@@ -5,6 +5,7 @@ package bytesize
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 
@@ -29,7 +30,14 @@ func Parse(s string) (Size, error) {
 		}
 		return Size(n), nil
 	}
-	n, err := units.ParseBase2Bytes(strings.ReplaceAll(t, " ", ""))
+	t = strings.ReplaceAll(t, " ", "")
+	if n, ok, err := parseWhole(t); ok {
+		if err != nil {
+			return 0, fmt.Errorf("size %q: %w", s, err)
+		}
+		return n, nil
+	}
+	n, err := units.ParseBase2Bytes(t)
 	if err != nil {
 		return 0, fmt.Errorf("size %q: want bytes or a number with a unit, such as 512MB, 10GB or 1TB (powers of 1024)", s)
 	}
@@ -37,6 +45,31 @@ func Parse(s string) (Size, error) {
 		return 0, fmt.Errorf("size %q: must not be negative", s)
 	}
 	return Size(n), nil
+}
+
+// unitShift maps the units Parse reads to their power of two.
+var unitShift = map[string]uint{
+	"B": 0, "KB": 10, "KiB": 10, "MB": 20, "MiB": 20, "GB": 30, "GiB": 30,
+	"TB": 40, "TiB": 40, "PB": 50, "PiB": 50, "EB": 60, "EiB": 60,
+}
+
+// parseWhole reads a whole number with one unit ("1000B", "3GiB") exactly,
+// which the floating-point units parser does not for large numbers. ok is
+// false for other forms (fractions, several units, a sign).
+func parseWhole(t string) (n Size, ok bool, err error) {
+	i := 0
+	for i < len(t) && t[i] >= '0' && t[i] <= '9' {
+		i++
+	}
+	shift, known := unitShift[t[i:]]
+	if i == 0 || !known {
+		return 0, false, nil
+	}
+	v, perr := strconv.ParseInt(t[:i], 10, 64)
+	if perr != nil || v > math.MaxInt64>>shift {
+		return 0, true, errors.New("too large: at most 9223372036854775807 bytes (8EiB less one byte)")
+	}
+	return Size(v << shift), true, nil
 }
 
 // String formats the size with the largest binary unit that divides it

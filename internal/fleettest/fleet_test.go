@@ -97,7 +97,14 @@ func TestFleet(t *testing.T) {
 	}
 	outage := outageDuration(t)
 	if dl, ok := t.Deadline(); ok && time.Until(dl) < outage+15*time.Minute {
-		t.Fatalf("an outage of %s does not fit in the test timeout; run go test with -timeout %s", outage, (outage + 20*time.Minute).Round(time.Minute))
+		// go test's default timeout (10 minutes) cannot hold it: skipped
+		// there, as a missing tool is; CI runs the test suite's command
+		// (scripts/test, -timeout 30m), where it must run.
+		msg := fmt.Sprintf("an outage of %s does not fit in the test timeout; run go test with -timeout %s", outage, (outage + 20*time.Minute).Round(time.Minute))
+		if testenv.InCI() {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
 	}
 	ipBin := testenv.LookPath(t, "ip")
 	testenv.LookPath(t, "prometheus")

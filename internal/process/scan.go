@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"strconv"
 	"sync"
@@ -705,6 +706,9 @@ func parseStatus(b []byte, p *Proc) bool {
 		case 'V':
 			if bytes.HasPrefix(line, []byte("VmSwap:")) {
 				v, good := leadingUint(line[len("VmSwap:"):])
+				if v > math.MaxUint64/1024 {
+					v, good = 0, false // kB that no uint64 of bytes holds
+				}
 				p.SwapBytes = v * 1024
 				ok = ok && good
 			}
@@ -725,9 +729,10 @@ func parseStatus(b []byte, p *Proc) bool {
 	return ok
 }
 
-// parseIO reads read_bytes and write_bytes of a /proc/PID/io.
+// parseIO reads read_bytes and write_bytes of a /proc/PID/io; false
+// unless both are there and parse.
 func parseIO(b []byte, p *Proc) bool {
-	found := 0
+	found := 0 // bit 1: read_bytes, bit 2: write_bytes
 	for len(b) > 0 {
 		line := b
 		if i := bytes.IndexByte(b, '\n'); i >= 0 {
@@ -742,17 +747,17 @@ func parseIO(b []byte, p *Proc) bool {
 				return false
 			}
 			p.ReadBytes = v
-			found++
+			found |= 1
 		case bytes.HasPrefix(line, []byte("write_bytes:")):
 			v, ok := leadingUint(line[len("write_bytes:"):])
 			if !ok {
 				return false
 			}
 			p.WriteBytes = v
-			found++
+			found |= 2
 		}
 	}
-	return found == 2
+	return found == 3 // both read (a key twice is not both)
 }
 
 // parseLimitsNoFile returns the soft "Max open files" of a

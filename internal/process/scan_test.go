@@ -286,7 +286,8 @@ func TestParseStatusIOLimits(t *testing.T) {
 	if !parseIO([]byte("rchar: 1\nread_bytes: 7\nwrite_bytes: 8\n"), &p) || p.ReadBytes != 7 || p.WriteBytes != 8 {
 		t.Errorf("io: %+v", p)
 	}
-	if parseIO([]byte("rchar: 1\n"), &p) || parseIO([]byte("read_bytes: x\nwrite_bytes: 1\n"), &p) {
+	if parseIO([]byte("rchar: 1\n"), &p) || parseIO([]byte("read_bytes: x\nwrite_bytes: 1\n"), &p) ||
+		parseIO([]byte("read_bytes: 1\nread_bytes: 2\n"), &p) || parseIO([]byte("write_bytes: 1\nwrite_bytes: 2\n"), &p) {
 		t.Error("malformed io parsed")
 	}
 	lim := "Limit                     Soft Limit           Hard Limit           Units     \nMax open files            4096                 524288               files     \n"
@@ -396,4 +397,28 @@ func TestLatestConcurrent(t *testing.T) {
 	}
 	close(stop)
 	<-done
+}
+
+// TestParseStatusVmSwapOverflow: a VmSwap in kB whose bytes do not fit a
+// uint64 is refused, not wrapped around (FuzzProcFiles found
+// 11710000000000000000 kB read as 640968836710400 kB).
+func TestParseStatusVmSwapOverflow(t *testing.T) {
+	for _, tc := range []struct {
+		line string
+		ok   bool
+		swap uint64
+	}{
+		{"VmSwap:\t0 kB", true, 0},
+		{"VmSwap:\t18014398509481983 kB", true, 18014398509481983 * 1024}, // MaxUint64/1024
+		{"VmSwap:\t18014398509481984 kB", false, 0},
+		{"VmSwap:11710000000000000000A", false, 0},
+		{"VmSwap:\t18446744073709551615 kB", false, 0},
+		{"VmSwap:\t18446744073709551616 kB", false, 0},
+	} {
+		var p Proc
+		ok := parseStatus([]byte("Name:\tx\n"+tc.line+"\nvoluntary_ctxt_switches:\t5\n"), &p)
+		if ok != tc.ok || p.SwapBytes != tc.swap || p.VoluntaryCtxSwitches != 5 {
+			t.Errorf("%q: ok %v, swap %d, ctxt %d; want %v, %d, 5", tc.line, ok, p.SwapBytes, p.VoluntaryCtxSwitches, tc.ok, tc.swap)
+		}
+	}
 }

@@ -78,13 +78,25 @@ func looksLikeTSDB(dir string) bool {
 // Eval evaluates expr over q with the API's engine defaults and returns the
 // API's "data" JSON.
 func Eval(ctx context.Context, q storage.Queryable, expr string, r Range) (json.RawMessage, error) {
+	p := parser.NewParser(parser.Options{})
+	var span time.Duration
+	if r.Step > 0 && r.End.After(r.Start) {
+		span = r.End.Sub(r.Start)
+	}
+	// The API's bound on subquery steps holds here too: without it, one
+	// query makes the engine allocate more than the machine has.
+	if err := checkSubqueries(p, expr, span); err != nil {
+		return nil, &QueryError{Type: "bad_data", Err: err}
+	}
 	engine := promql.NewEngine(promql.EngineOpts{
 		MaxSamples:           DefaultMaxSamples,
 		Timeout:              DefaultTimeout,
 		LookbackDelta:        DefaultLookbackDelta,
 		EnableAtModifier:     true,
 		EnableNegativeOffset: true,
-		Parser:               parser.NewParser(parser.Options{}),
+		Parser:               p,
+		// Subqueries without a step ([1h:]) need it.
+		NoStepSubqueryIntervalFn: noStepSubqueryInterval,
 	})
 	var (
 		qry promql.Query

@@ -209,6 +209,10 @@ func TestEvalDirErrors(t *testing.T) {
 		{"duplicate series", context.Background(), `label_replace(label_replace(DCGM_FI_DEV_GPU_UTIL, "gpu", "x", "", ""), "UUID", "x", "", "")`, Range{Start: last.Add(-time.Minute), End: last, Step: 15 * time.Second}, "execution", "vector cannot contain metrics with the same labelset"},
 		{"canceled", canceled, "DCGM_FI_DEV_GPU_UTIL", Range{End: last}, "canceled", "query was canceled"},
 		{"deadline passed", expired, "DCGM_FI_DEV_GPU_UTIL", Range{End: last}, "timeout", "query timed out"},
+		// The API's bound on subquery steps (the engine would allocate
+		// terabytes for the first before its limits apply).
+		{"subquery steps", context.Background(), "count_over_time(vector(1)[100y:1ms])", Range{End: last}, "bad_data", "would be evaluated at 3.15e+12 steps"},
+		{"range subquery steps", context.Background(), "count_over_time(vector(1)[1d:1s])", Range{Start: last.Add(-1000000 * time.Second), End: last, Step: time.Hour}, "bad_data", "would be evaluated at 1.09e+06 steps"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

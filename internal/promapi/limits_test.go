@@ -601,3 +601,46 @@ func TestOtherEndpoints(t *testing.T) {
 		})
 	}
 }
+
+// TestRouterErrorsAreJSON: a method an endpoint does not take (405), a
+// path under /api/v1 with no endpoint (404) and a handler's plain-text 404
+// answer Prometheus' JSON error envelope, not plain text (FuzzAPIParams
+// found the 405: every client of the API parses the body as JSON). The
+// Allow header of a 405 is kept, and the endpoints' own answers pass
+// through unchanged.
+func TestRouterErrorsAreJSON(t *testing.T) {
+	t.Parallel()
+	st, _ := limitsStore(t)
+	_, srv := newAPI(t, Options{Store: st})
+	for _, tc := range []struct {
+		method, path string
+		code         int
+		errorType    string
+		substr       string
+		allow        string
+	}{
+		{http.MethodPost, "/api/v1/label/job/values", http.StatusMethodNotAllowed, "bad_data", "method not allowed: POST /api/v1/label/job/values takes only GET", "GET"},
+		{http.MethodDelete, "/api/v1/query", http.StatusMethodNotAllowed, "bad_data", "method not allowed: DELETE /api/v1/query takes only", "POST"},
+		{http.MethodPut, "/api/v1/status/buildinfo", http.StatusMethodNotAllowed, "bad_data", "method not allowed", "GET"},
+		{http.MethodGet, "/api/v1/nosuch", http.StatusNotFound, "not_found", "404 page not found: no endpoint of the agent serves GET /api/v1/nosuch", ""},
+		{http.MethodPost, "/api/v1/label/job/values/extra", http.StatusNotFound, "not_found", "page not found", ""},
+		{http.MethodGet, "/api/v1/", http.StatusNotFound, "not_found", "page not found", ""},
+		// A handler's own plain-text 404 keeps its message.
+		{http.MethodPost, "/api/v1/write", http.StatusNotFound, "not_found", "remote write receiver needs to be enabled", ""},
+		// Prometheus' own errors are unchanged.
+		{http.MethodGet, "/api/v1/query", http.StatusBadRequest, "bad_data", "invalid parameter \"query\"", ""},
+		{http.MethodPost, "/api/v1/admin/tsdb/snapshot", http.StatusInternalServerError, "unavailable", "admin APIs disabled", ""},
+	} {
+		what := tc.method + " " + tc.path
+		r := call(t, srv.URL, tc.method, tc.path, nil, nil)
+		wantError(t, what, r, tc.code, tc.errorType, tc.substr)
+		if ct := r.header.Get("Content-Type"); ct != "application/json" {
+			t.Errorf("%s: Content-Type %q, want application/json", what, ct)
+		}
+		if tc.allow != "" && !strings.Contains(r.header.Get("Allow"), tc.allow) {
+			t.Errorf("%s: Allow %q, want it to name %s", what, r.header.Get("Allow"), tc.allow)
+		}
+	}
+	// A success passes through.
+	wantSuccess(t, "GET labels", call(t, srv.URL, http.MethodGet, "/api/v1/labels", nil, nil))
+}

@@ -101,6 +101,7 @@ type Options struct {
 type API struct {
 	opts    Options
 	engine  *promql.Engine
+	parser  parser.Parser
 	router  *route.Router
 	slots   chan struct{}
 	started time.Time
@@ -141,10 +142,13 @@ func New(o Options) (*API, error) {
 		EnableAtModifier:     true,
 		EnableNegativeOffset: true,
 		Parser:               p,
+		// Subqueries without a step ([1h:]) need it.
+		NoStepSubqueryIntervalFn: noStepSubqueryInterval,
 	})
 	a := &API{
 		opts:    o,
 		engine:  engine,
+		parser:  p,
 		slots:   make(chan struct{}, o.MaxConcurrent),
 		started: time.Now(),
 	}
@@ -249,7 +253,116 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		defer func() { <-a.slots }()
 	}
-	a.router.ServeHTTP(w, r)
+	if err := a.checkQuery(r); err != nil {
+		writeError(w, http.StatusBadRequest, "bad_data", err.Error())
+		return
+	}
+	rw := &routerWriter{ResponseWriter: w, r: r}
+	a.router.ServeHTTP(rw, r)
+	rw.finish()
+}
+
+// routerWriter passes the API's answers through, except plain-text 404s
+// and 405s, which become Prometheus' JSON error envelope that every client
+// of /api/v1 parses: the router's own answers to a path it has no endpoint
+// for and to a method an endpoint does not take (it has no hook for them),
+// and the handlers' few http.Error answers (remote write is off). Both are
+// written with http.Error: a text/plain Content-Type, then one Write of
+// the message.
+type routerWriter struct {
+	http.ResponseWriter
+	r     *http.Request
+	state int // one of the rw* states
+	code  int // the status held back (rwHeld)
+}
+
+// The states of a routerWriter.
+const (
+	rwFresh    = iota // nothing written yet
+	rwHeld            // a plain-text 404 or 405 held back until its text comes
+	rwReplaced        // the JSON error was written: drop the rest
+	rwPassed          // the answer is the handler's: pass it on
+)
+
+// WriteHeader implements http.ResponseWriter.
+func (w *routerWriter) WriteHeader(code int) {
+	switch w.state {
+	case rwFresh:
+		if (code == http.StatusNotFound || code == http.StatusMethodNotAllowed) &&
+			strings.HasPrefix(w.Header().Get("Content-Type"), "text/plain") {
+			w.state, w.code = rwHeld, code
+			return
+		}
+		w.state = rwPassed
+		w.ResponseWriter.WriteHeader(code)
+	case rwPassed:
+		w.ResponseWriter.WriteHeader(code)
+	}
+}
+
+// Write implements http.ResponseWriter.
+func (w *routerWriter) Write(b []byte) (int, error) {
+	switch w.state {
+	case rwHeld:
+		w.replace(strings.TrimSpace(string(b)))
+		return len(b), nil
+	case rwReplaced:
+		return len(b), nil
+	}
+	w.state = rwPassed
+	return w.ResponseWriter.Write(b)
+}
+
+// finish writes a held status that no text followed.
+func (w *routerWriter) finish() {
+	if w.state == rwHeld {
+		w.replace("")
+	}
+}
+
+// replace writes the JSON error for the held status and the handler's
+// text: the router's own texts are replaced by ones that say what was
+// asked.
+func (w *routerWriter) replace(text string) {
+	w.state = rwReplaced
+	w.Header().Del("Content-Length")
+	typ := "not_found"
+	if w.code == http.StatusMethodNotAllowed {
+		typ = "bad_data"
+	}
+	switch {
+	case w.code == http.StatusNotFound && (text == "404 page not found" || text == ""):
+		text = fmt.Sprintf("404 page not found: no endpoint of the agent serves %s %s", w.r.Method, w.r.URL.Path)
+	case w.code == http.StatusMethodNotAllowed && (text == http.StatusText(http.StatusMethodNotAllowed) || text == ""):
+		text = fmt.Sprintf("method not allowed: %s %s takes only %s", w.r.Method, w.r.URL.Path, w.Header().Get("Allow"))
+	}
+	writeError(w.ResponseWriter, w.code, typ, text)
+}
+
+// Flush implements http.Flusher, which remote read needs.
+func (w *routerWriter) Flush() {
+	w.finish()
+	if w.state == rwFresh {
+		w.state = rwPassed
+	}
+	_ = http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+// Unwrap returns the underlying writer, for http.ResponseController.
+func (w *routerWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// checkQuery refuses a query or range query whose subqueries would take
+// too many steps (see checkSubqueries); other requests pass.
+func (a *API) checkQuery(r *http.Request) error {
+	var span time.Duration
+	switch r.URL.Path {
+	case "/api/v1/query":
+	case "/api/v1/query_range":
+		span = querySpan(r.FormValue("start"), r.FormValue("end"))
+	default:
+		return nil
+	}
+	return checkSubqueries(a.parser, r.FormValue("query"), span)
 }
 
 // writeError writes Prometheus' error envelope.

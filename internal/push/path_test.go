@@ -1,9 +1,11 @@
 package push
 
 import (
+	"encoding/base64"
 	"net/url"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/prometheus/prometheus/model/labels"
 )
@@ -95,9 +97,28 @@ func FuzzParsePath(f *testing.F) {
 			t.Fatalf("%q: duplicate label names: %s", p, gk)
 		}
 		gk.Range(func(l labels.Label) {
-			if !isLegacyLabelName(l.Name) || strings.HasPrefix(l.Name, "__") {
-				t.Fatalf("%q: bad label name %q", p, l.Name)
+			if !isLegacyLabelName(l.Name) || strings.HasPrefix(l.Name, "__") || !utf8.ValidString(l.Value) {
+				t.Fatalf("%q: bad label %q=%q", p, l.Name, l.Value)
 			}
 		})
+		// The key, written back as a path with every value base64
+		// encoded (as the Python client does for a value with a "/"),
+		// parses to the same key.
+		var b strings.Builder
+		b.WriteString("/metrics/job@base64/" + base64.RawURLEncoding.EncodeToString([]byte(gk.Get("job"))))
+		gk.Range(func(l labels.Label) {
+			if l.Name == "job" {
+				return
+			}
+			v := base64.RawURLEncoding.EncodeToString([]byte(l.Value))
+			if v == "" {
+				v = "="
+			}
+			b.WriteString("/" + l.Name + "@base64/" + v)
+		})
+		back, err := ParseGroupingKey(b.String(), b.String())
+		if err != nil || !labels.Equal(back, gk) {
+			t.Fatalf("%q: key %s written as %s reads back as %s, %v", p, gk, b.String(), back, err)
+		}
 	})
 }

@@ -122,6 +122,9 @@ func NewEvaluator(q Queryable, opts EvalOptions, files ...string) (*Evaluator, e
 		EnableAtModifier:     true,
 		EnableNegativeOffset: true,
 		Parser:               p,
+		// A subquery without a step ([1h:]) takes 1m, as in promtool;
+		// without a function the engine fails such subqueries.
+		NoStepSubqueryIntervalFn: func(int64) int64 { return time.Minute.Milliseconds() },
 	})
 	var loader rules.GroupLoader = fileLoader{p: p, logger: logger}
 	if opts.FS != nil {

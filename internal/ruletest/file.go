@@ -97,6 +97,13 @@ type ExpSample struct {
 // optional fraction.
 type Timestamp struct{ time.Time }
 
+// The range of Unix seconds a Timestamp accepts: 0000-01-01T00:00:00Z to
+// 9999-12-31T23:59:59Z, the times RFC 3339 writes.
+const (
+	minUnixSeconds = -62167219200
+	maxUnixSeconds = 253402300799
+)
+
 // UnmarshalYAML reads an RFC 3339 time or Unix seconds.
 func (t *Timestamp) UnmarshalYAML(n *yaml.Node) error {
 	var s string
@@ -104,6 +111,10 @@ func (t *Timestamp) UnmarshalYAML(n *yaml.Node) error {
 		return err
 	}
 	if f, err := strconv.ParseFloat(s, 64); err == nil {
+		// The years RFC 3339 can write: 0000 to 9999 (NaN fails too).
+		if !(f >= minUnixSeconds && f <= maxUnixSeconds) {
+			return fmt.Errorf("start_timestamp %q: Unix seconds out of range (years 0000 to 9999)", s)
+		}
 		sec, frac := int64(f), f-float64(int64(f))
 		t.Time = time.Unix(sec, int64(frac*1e9)).UTC()
 		return nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -231,5 +232,79 @@ func TestParseDefaults(t *testing.T) {
 	}
 	if got := f.Tests[1].StartTimestamp.UnixMilli(); got != 1764350000500 {
 		t.Errorf("Unix start = %d", got)
+	}
+}
+
+// TestStartTimestampRange: a Unix start_timestamp must be a time RFC 3339
+// can write (years 0000 to 9999); NaN and 1e300 were read as times of
+// years past 292 billion or garbage (found by FuzzParse).
+func TestStartTimestampRange(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want int64 // Unix seconds; ignored when err is set
+		err  string
+	}{
+		{"0", 0, ""},
+		{"1764350000.5", 1764350000, ""},
+		{"253402300799", 253402300799, ""},
+		{"-62167219200", -62167219200, ""},
+		{"253402300800", 0, "out of range"},
+		{"-62167219201", 0, "out of range"},
+		{"1e300", 0, "out of range"},
+		{"nan", 0, "out of range"},
+		{"-inf", 0, "out of range"},
+	} {
+		f, err := Parse([]byte("tests:\n  - start_timestamp: " + tc.in + "\n"))
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) || !strings.Contains(err.Error(), tc.in) {
+				t.Errorf("%s: err %v, want one quoting it and saying %q", tc.in, err, tc.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s: %v", tc.in, err)
+			continue
+		}
+		if got := f.Tests[0].StartTimestamp.Unix(); got != tc.want {
+			t.Errorf("%s: read as %d", tc.in, got)
+		}
+	}
+}
+
+// TestSubqueryWithoutStep: a subquery without a step ([5m:]) evaluates at
+// a 1m step, as in promtool; the engine had no default step and failed it.
+func TestSubqueryWithoutStep(t *testing.T) {
+	dir := t.TempDir()
+	for name, body := range map[string]string{
+		"rules.yml": "groups: []\n",
+		"test.yml": `rule_files: [rules.yml]
+tests:
+  - interval: 1m
+    input_series:
+      - series: 'up{job="a"}'
+        values: '1x10'
+    promql_expr_test:
+      - expr: count_over_time(up[5m:])
+        eval_time: 10m
+        exp_samples:
+          - labels: '{job="a"}'
+            value: 5
+      - expr: count_over_time(up[5m:30s])
+        eval_time: 10m
+        exp_samples:
+          - labels: '{job="a"}'
+            value: 10
+`,
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fails, err := Run(filepath.Join(dir, "test.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, fl := range fails {
+		t.Error(fl)
 	}
 }

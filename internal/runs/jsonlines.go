@@ -25,7 +25,10 @@ type Entry struct {
 // ParseLines reads NDJSON (or a single JSON object, or a JSON array of
 // objects) of logged steps. Python's json.dumps writes NaN, Infinity and
 // -Infinity bare; they are accepted, as are the strings "NaN", "Inf",
-// "+Inf", "-Inf", "Infinity" and "-Infinity". Errors name the line and key.
+// "+Inf", "-Inf", "Infinity" and "-Infinity". A line with both "step" and
+// "global_step" takes "step"; of "time", "timestamp" and "_time" (Unix
+// seconds, up to the year 9999) the first present in that order counts.
+// Errors name the line and key.
 func ParseLines(body []byte) ([]Entry, error) {
 	trimmed := bytes.TrimSpace(body)
 	if len(trimmed) == 0 {
@@ -74,6 +77,9 @@ func parseObject(b []byte, line int) (Entry, error) {
 		return e, fmt.Errorf("line %d: more than one JSON value on the line; send one object per line", line)
 	}
 	e.Values = make(map[string]float64, len(m))
+	// Aliases are read in a fixed order ("step" wins over "global_step",
+	// "time" over "timestamp" over "_time"), not in the map's random one.
+	stepKey, timeKey := "", ""
 	for k, v := range m {
 		f, err := number(v)
 		if err != nil {
@@ -84,22 +90,42 @@ func parseObject(b []byte, line int) (Entry, error) {
 			if f < 0 || f != math.Trunc(f) || f > 1<<53 {
 				return e, fmt.Errorf("line %d: key %q: %v is not a step number (a whole number >= 0)", line, k, v)
 			}
-			e.Step = int64(f)
+			if stepKey == "step" {
+				continue // k is "global_step"
+			}
+			e.Step, stepKey = int64(f), k
 		case "epoch":
 			if math.IsNaN(f) || math.IsInf(f, 0) || f < 0 {
 				return e, fmt.Errorf("line %d: key \"epoch\": %v is not an epoch (a number >= 0)", line, v)
 			}
 			e.Epoch = f
 		case "time", "timestamp", "_time":
-			if math.IsNaN(f) || math.IsInf(f, 0) || f < 0 {
+			if math.IsNaN(f) || math.IsInf(f, 0) || f < 0 || f > maxUnixSeconds {
 				return e, fmt.Errorf("line %d: key %q: %v is not a Unix time in seconds", line, k, v)
 			}
-			e.TimeMs = int64(f * 1000)
+			if timeKey != "" && timeRank(k) > timeRank(timeKey) {
+				continue
+			}
+			e.TimeMs, timeKey = int64(math.Round(f*1000)), k
 		default:
 			e.Values[k] = f
 		}
 	}
 	return e, nil
+}
+
+// maxUnixSeconds is the latest logged time accepted: the end of year 9999.
+const maxUnixSeconds = 253402300799
+
+// timeRank orders the time keys: the lowest rank wins.
+func timeRank(k string) int {
+	switch k {
+	case "time":
+		return 0
+	case "timestamp":
+		return 1
+	}
+	return 2
 }
 
 // number converts a decoded JSON value to a float64.

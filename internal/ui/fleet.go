@@ -347,21 +347,36 @@ func runsFromSeries(s *collector.Snapshot, js []summary.Job) []RunView {
 	step, progress, eta := byRun("trainwatch_run_step"), byRun("trainwatch_run_progress_ratio"), byRun("trainwatch_run_eta_seconds")
 	sps, start, end := byRun("trainwatch_run_steps_per_second"), byRun("trainwatch_run_start_time_seconds"), byRun("trainwatch_run_end_time_seconds")
 	loss, vloss := byRun("training_loss"), byRun("validation_loss")
+	// A value that is not a finite number (or not a time JSON can write)
+	// is left out: the host's series are not ours to trust.
+	finite := func(m map[string]float64, id string) (float64, bool) {
+		v, ok := m[id]
+		return v, ok && !math.IsNaN(v) && !math.IsInf(v, 0)
+	}
 	for i := range info.Samples {
 		id := info.Label(i, "run")
 		r := runs.Run{ID: id, Name: info.Label(i, "name"), Host: info.Label(i, "host"), Source: info.Label(i, "source"),
-			Status: info.Label(i, "status"), Step: int64(step[id]), StepsPerSec: sps[id], Metrics: map[string]runs.Float{}}
+			Status: info.Label(i, "status"), Metrics: map[string]runs.Float{}}
+		if v, ok := finite(step, id); ok && v >= 0 && v <= 1<<53 {
+			r.Step = int64(v)
+		}
+		if v, ok := finite(sps, id); ok {
+			r.StepsPerSec = v
+		}
 		if v, ok := start[id]; ok {
-			r.Start = unixTime(v)
+			if t, ok := unixTime(v); ok {
+				r.Start = t
+			}
 		}
 		if v, ok := end[id]; ok {
-			t := unixTime(v)
-			r.End = &t
+			if t, ok := unixTime(v); ok {
+				r.End = &t
+			}
 		}
-		if v, ok := progress[id]; ok {
+		if v, ok := finite(progress, id); ok {
 			r.Progress = &v
 		}
-		if v, ok := eta[id]; ok {
+		if v, ok := finite(eta, id); ok {
 			r.ETASeconds = &v
 		}
 		if v, ok := loss[id]; ok {
@@ -376,9 +391,14 @@ func runsFromSeries(s *collector.Snapshot, js []summary.Job) []RunView {
 	return out
 }
 
-func unixTime(v float64) time.Time {
+// unixTime turns Unix seconds into a time; ok is false unless the time is
+// one JSON can write (years 0000 to 9999).
+func unixTime(v float64) (time.Time, bool) {
+	if !(v >= -62167219200 && v < 253402300800) { // NaN fails too
+		return time.Time{}, false
+	}
 	sec, frac := math.Modf(v)
-	return time.Unix(int64(sec), int64(frac*1e9)).UTC()
+	return time.Unix(int64(sec), int64(frac*1e9)).UTC(), true
 }
 
 // alertsFromSeries lists a fleet host's alerts from its ALERTS series

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -517,5 +518,56 @@ func TestFleetOffAnswers404(t *testing.T) {
 		if resp.StatusCode != 404 || !strings.Contains(string(b), "ui.fleet.url") {
 			t.Errorf("%s: %d %s", p, resp.StatusCode, b)
 		}
+	}
+}
+
+// TestFleetRunOddValues: a fleet host's run series whose values are not
+// finite numbers, or times JSON cannot write, are left out of the run, and
+// the snapshot event still encodes (FuzzFleetAnswer found NaN and ±Inf
+// progress, ETA and speed, and start times past the year 9999, making the
+// event fail to encode, so that the host never showed).
+func TestFleetRunOddValues(t *testing.T) {
+	at := time.Unix(1_800_000_000, 0)
+	nan, inf := math.NaN(), math.Inf(1)
+	for _, tc := range []struct {
+		name                     string
+		step, sps, progress, eta float64
+		start, end               float64
+		wantStep                 int64
+		wantSPS                  float64
+		wantProgress, wantETA    bool
+		wantStart, wantEnd       bool
+	}{
+		{"plain", 120, 2.5, 0.5, 60, 1_799_999_000, 1_800_000_000, 120, 2.5, true, true, true, true},
+		{"NaN", nan, nan, nan, nan, nan, nan, 0, 0, false, false, false, false},
+		{"+Inf", inf, inf, inf, inf, inf, inf, 0, 0, false, false, false, false},
+		{"-Inf", -inf, -inf, -inf, -inf, -inf, -inf, 0, 0, false, false, false, false},
+		{"past the year 9999", 1e300, 1, 0.5, 1, 1e300, 253402300800, 0, 1, true, true, false, false},
+		{"before the year 0", -1, 1, 0.5, 1, -62167219201, -1e18, 0, 1, true, true, false, false},
+		{"the last second of 9999", 1 << 53, 1, 1, 1, 253402300799, -62167219200, 1 << 53, 1, true, true, true, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			run := func(name string, v float64) *model.Sample {
+				return &model.Sample{Metric: model.Metric{"__name__": model.LabelValue(name), "run": "r1", "instance": "h1:9835"}, Value: model.SampleValue(v)}
+			}
+			v := model.Vector{
+				{Metric: model.Metric{"__name__": "trainwatch_run_info", "run": "r1", "name": "bert", "status": "running", "instance": "h1:9835"}, Value: 1},
+				run("trainwatch_run_step", tc.step), run("trainwatch_run_steps_per_second", tc.sps),
+				run("trainwatch_run_progress_ratio", tc.progress), run("trainwatch_run_eta_seconds", tc.eta),
+				run("trainwatch_run_start_time_seconds", tc.start), run("trainwatch_run_end_time_seconds", tc.end),
+			}
+			p := fleetPayload("h1:9835", nil, snapshotFromVector(v, at))
+			if _, err := json.Marshal(p); err != nil {
+				t.Fatalf("the event does not encode: %v", err)
+			}
+			if len(p.Runs) != 1 {
+				t.Fatalf("runs %+v", p.Runs)
+			}
+			r := p.Runs[0]
+			if r.Step != tc.wantStep || r.StepsPerSec != tc.wantSPS || (r.Progress != nil) != tc.wantProgress ||
+				(r.ETASeconds != nil) != tc.wantETA || !r.Start.IsZero() != tc.wantStart || (r.End != nil) != tc.wantEnd {
+				t.Errorf("step %d, speed %v, progress %v, eta %v, start %v, end %v", r.Step, r.StepsPerSec, r.Progress, r.ETASeconds, r.Start, r.End)
+			}
+		})
 	}
 }

@@ -153,6 +153,12 @@ func New(src Source, opts Options) *Server {
 	}
 	if opts.API != nil {
 		s.handle(Route{Pattern: "/api/v1/", Handler: opts.API})
+	} else {
+		// Without the Prometheus API (no history), a path under /api/v1/
+		// that no route serves still answers in the API's JSON format.
+		s.handle(Route{Pattern: "/api/v1/", Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			writeJSONError(w, http.StatusNotFound, "not_found", "404 page not found: no endpoint of the agent serves "+r.Method+" "+r.URL.Path+" (the Prometheus API is off: the agent keeps no history)")
+		})})
 	}
 	for _, r := range opts.Routes {
 		s.handle(r)

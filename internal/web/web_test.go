@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -176,5 +177,61 @@ func BenchmarkEncode(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestAPIPathsAnswerJSON: without the Prometheus API (the agent keeps no
+// history), a path under /api/v1/ that no route serves answers a JSON 404
+// in Prometheus' error format, as the API's own router does, and the
+// routes that are there still answer; a write to a read-only endpoint is a
+// JSON 405.
+func TestAPIPathsAnswerJSON(t *testing.T) {
+	srv := httptest.NewServer(New(fixedSource{}, Options{Routes: []Route{
+		{Pattern: "GET /api/v1/push/groups", Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			writeJSON(w, http.StatusOK, map[string]string{"status": "success"})
+		})},
+	}}))
+	defer srv.Close()
+	for _, tc := range []struct {
+		method, path string
+		code         int
+		status       string
+		errorType    string
+	}{
+		{http.MethodGet, "/api/v1/query", http.StatusNotFound, "error", "not_found"},
+		{http.MethodPost, "/api/v1/query_range", http.StatusNotFound, "error", "not_found"},
+		{http.MethodGet, "/api/v1/", http.StatusNotFound, "error", "not_found"},
+		{http.MethodPost, "/api/v1/push/groups", http.StatusNotFound, "error", "not_found"},
+		{http.MethodGet, "/api/v1/push/groups", http.StatusOK, "success", ""},
+		{http.MethodPost, "/api/v1/snapshot", http.StatusMethodNotAllowed, "error", "bad_data"},
+	} {
+		req, err := http.NewRequest(tc.method, srv.URL+tc.path, strings.NewReader("x=1"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var env struct {
+			Status    string `json:"status"`
+			ErrorType string `json:"errorType"`
+			Error     string `json:"error"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&env)
+		resp.Body.Close()
+		what := tc.method + " " + tc.path
+		if err != nil {
+			t.Errorf("%s: %d answer is not JSON: %v", what, resp.StatusCode, err)
+			continue
+		}
+		if resp.StatusCode != tc.code || env.Status != tc.status || env.ErrorType != tc.errorType ||
+			(tc.status == "error" && !strings.Contains(env.Error, tc.path)) {
+			t.Errorf("%s: %d %+v; want %d %s/%s naming the path", what, resp.StatusCode, env, tc.code, tc.status, tc.errorType)
+		}
+		if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+			t.Errorf("%s: Content-Type %q", what, ct)
+		}
 	}
 }

@@ -123,6 +123,7 @@ func newServeCmd() *cobra.Command {
 		pprofOn    bool
 		amURLs     []string
 		webConfig  string
+		blockDur   time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -181,6 +182,7 @@ source. It listens on loopback by default.`,
 				if cmd.Flags().Changed("web.config.file") {
 					c.Web.ConfigFile = webConfig
 				}
+				c.Storage.BlockDuration = blockDur
 				return nil
 			})
 			if err != nil {
@@ -207,6 +209,10 @@ source. It listens on loopback by default.`,
 	cmd.Flags().StringVar(&webConfig, "web.config.file", "", "exporter-toolkit web configuration file: TLS and basic auth for every endpoint (see docs/security.md)")
 	cmd.Flags().BoolVar(&pprofOn, "web.enable-pprof", false, "serve Go's profiler at /debug/pprof/ (for performance work; exposes internals)")
 	cmd.Flags().BoolVar(&demoMode, "demo", false, "simulate an 8 x H200 GPU training server (clearly marked as a demo); host metrics stay real")
+	// Hidden, as Prometheus' --storage.tsdb.min-block-duration: for soak
+	// tests that must see the head compacted within their run.
+	cmd.Flags().DurationVar(&blockDur, "storage.tsdb.block-duration", 0, "range of the TSDB blocks the head is compacted into (0: 2h); for tests")
+	_ = cmd.Flags().MarkHidden("storage.tsdb.block-duration")
 	return cmd
 }
 
@@ -252,6 +258,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, onListen
 			Dir:           cfg.DataDir,
 			RetentionTime: time.Duration(cfg.Storage.RetentionTime),
 			RetentionSize: int64(cfg.Storage.RetentionSize),
+			BlockDuration: cfg.Storage.BlockDuration,
 			Job:           cfg.Storage.Job,
 			Instance:      instance,
 			Logger:        logger,

@@ -96,6 +96,11 @@ type Storage struct {
 	Instance string `yaml:"instance"`
 	// Job is the job label of stored series; default "trainwatch".
 	Job string `yaml:"job"`
+	// BlockDuration is the range of the blocks the TSDB head is compacted
+	// into; 0: Prometheus' 2 h. Not in the file: a test knob, set by
+	// serve's hidden --storage.tsdb.block-duration (Prometheus hides its
+	// --storage.tsdb.min-block-duration for the same use).
+	BlockDuration time.Duration `yaml:"-"`
 }
 
 // Push configures the Pushgateway-compatible endpoints (/metrics/job/...).

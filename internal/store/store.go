@@ -47,6 +47,12 @@ type Options struct {
 	// would add when scraping this agent. Job defaults to "trainwatch";
 	// Instance should be the host:port the agent listens on.
 	Job, Instance string
+	// BlockDuration is the time range of the blocks the in-memory head is
+	// compacted into (the head is compacted once it spans 1.5 of it); 0:
+	// Prometheus' 2 h. A test knob, like Prometheus' hidden
+	// --storage.tsdb.min-block-duration: a soak shorter than 3 h sees no
+	// compaction at 2 h blocks.
+	BlockDuration time.Duration
 	// Logger receives the store's and the TSDB's logs. Default: discard.
 	Logger *slog.Logger
 	// OnCommit, when set, is called after each successful commit with every
@@ -130,6 +136,10 @@ func tsdbOptions(o Options) *tsdb.Options {
 	}
 	if o.RetentionSize > 0 {
 		t.MaxBytes = o.RetentionSize
+	}
+	if o.BlockDuration > 0 {
+		t.MinBlockDuration = o.BlockDuration.Milliseconds()
+		t.MaxBlockDuration = max(t.MaxBlockDuration, t.MinBlockDuration)
 	}
 	return t
 }

@@ -44,6 +44,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/trainwatch/trainwatch/bench/internal/machine"
 )
 
 func main() {
@@ -100,7 +102,7 @@ func (c cli) run() error {
 		return nil
 	}
 	if out == "" {
-		root, err := moduleRoot()
+		root, err := machine.ModuleRoot()
 		if err != nil {
 			return err
 		}

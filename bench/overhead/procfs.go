@@ -157,19 +157,6 @@ func busyPct(a, b hostCPU) float64 {
 	return 100 * float64(b.busy-a.busy) / float64(b.total-a.total)
 }
 
-// loadAvg returns /proc/loadavg's first three fields.
-func loadAvg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "?"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "?"
-	}
-	return strings.Join(f[:3], " ")
-}
-
 // socket is a listening TCP socket or a bound UDP socket.
 type socket struct {
 	proto string

@@ -24,7 +24,7 @@ func profile(ctx context.Context, o options, dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("profile directory: %w", err)
 	}
-	root, err := moduleRoot()
+	root, err := machine.ModuleRoot()
 	if err != nil {
 		return err
 	}

@@ -133,26 +133,6 @@ func (r *result) target(i int, key string) *targetResult {
 	return nil
 }
 
-// moduleRoot finds the directory of trainwatch's go.mod above the
-// working directory.
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", fmt.Errorf("working directory: %w", err)
-	}
-	for {
-		b, err := os.ReadFile(filepath.Join(dir, "go.mod"))
-		if err == nil && strings.Contains(string(b), "module github.com/trainwatch/trainwatch\n") {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("not inside the trainwatch module (no go.mod of github.com/trainwatch/trainwatch above the working directory)")
-		}
-		dir = parent
-	}
-}
-
 // goBuild builds pkg (relative to the module root) into out.
 func goBuild(ctx context.Context, root, pkg, out string) error {
 	goBin, err := exec.LookPath("go")
@@ -338,7 +318,7 @@ func run(ctx context.Context, o options, command string) (*result, error) {
 	} else {
 		defer os.RemoveAll(tmp)
 	}
-	root, err := moduleRoot()
+	root, err := machine.ModuleRoot()
 	if err != nil {
 		return nil, err
 	}
@@ -509,7 +489,7 @@ func runGroup(ctx context.Context, o options, own *owner, targets []*targetSpec,
 		s.reset()
 	}
 
-	loadStart := loadAvg()
+	loadStart := machine.LoadAvg()
 	t0, _, table, err := treeTicks(procs)
 	if err != nil {
 		return nil, err
@@ -524,7 +504,7 @@ func runGroup(ctx context.Context, o options, own *owner, targets []*targetSpec,
 		return nil, err
 	}
 	wall := time.Since(w0).Seconds()
-	hostBusy, loadEnd := busyPct(h0, readHostCPU()), loadAvg()
+	hostBusy, loadEnd := busyPct(h0, readHostCPU()), machine.LoadAvg()
 	stopScrapes()
 	swg.Wait()
 

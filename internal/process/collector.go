@@ -25,6 +25,8 @@ type Collector struct {
 	matchers []*matcher // nil: group by comm
 	children bool
 	topN     int
+	// removeAfter is how long an empty group is kept (negative: forever).
+	removeAfter time.Duration
 
 	tick    uint64
 	members map[memberKey]*member
@@ -110,6 +112,8 @@ type group struct {
 	worst    float64
 	oldest   time.Time
 	states   [5]int
+	// busy is the last scan that found a process in the group.
+	busy time.Time
 }
 
 func newGroup(name string) *group {
@@ -160,6 +164,10 @@ func NewCollector(s *Scanner, cfg Config) (*Collector, error) {
 		topN = DefaultTopN
 	}
 	children := cfg.Children == nil || *cfg.Children
+	removeEmpty := cfg.RemoveEmptyAfter
+	if removeEmpty == 0 {
+		removeEmpty = DefaultRemoveEmptyAfter
+	}
 	gn := []string{"groupname"}
 	g := func(name, help string, t collector.ValueType, extra ...string) *collector.Desc {
 		return collector.NewDesc("namedprocess_namegroup_"+name, help, t, append(gn[:1:1], extra...)...)
@@ -169,13 +177,14 @@ func NewCollector(s *Scanner, cfg Config) (*Collector, error) {
 		return collector.NewDesc("trainwatch_process_"+name, help, collector.Gauge, tl...)
 	}
 	return &Collector{
-		scanner:  s,
-		interval: cfg.Interval,
-		matchers: ms,
-		children: children,
-		topN:     topN,
-		members:  make(map[memberKey]*member),
-		groups:   make(map[string]*group),
+		scanner:     s,
+		interval:    cfg.Interval,
+		matchers:    ms,
+		children:    children,
+		topN:        topN,
+		removeAfter: removeEmpty,
+		members:     make(map[memberKey]*member),
+		groups:      make(map[string]*group),
 
 		numProcs:   g("num_procs", "number of processes in this group", collector.Gauge),
 		cpu:        g("cpu_seconds_total", "Cpu user usage in seconds", collector.Counter, "mode"),
@@ -241,6 +250,7 @@ func (c *Collector) Collect(ctx context.Context, e *collector.Emitter) error {
 			delete(c.members, k)
 		}
 	}
+	c.removeEmptyGroups(tab.Time)
 	c.emitGroups(e)
 	if c.topN > 0 {
 		c.emitTop(e, tab)
@@ -283,6 +293,32 @@ func (c *Collector) groupName(p *Proc) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// removeEmptyGroups notes which groups have processes at now and drops
+// those that have had none for c.removeAfter. A group without a process
+// has no member left (a member's exit moves its counters into the
+// group's departed ones and drops the member), so nothing points to it.
+func (c *Collector) removeEmptyGroups(now time.Time) {
+	drop := false
+	for _, g := range c.groups {
+		if g.procs > 0 || g.busy.IsZero() {
+			g.busy = now
+		} else if c.removeAfter > 0 && now.Sub(g.busy) > c.removeAfter {
+			drop = true
+		}
+	}
+	if !drop {
+		return
+	}
+	c.names = slices.DeleteFunc(c.names, func(name string) bool {
+		g := c.groups[name]
+		if g.procs == 0 && now.Sub(g.busy) > c.removeAfter {
+			delete(c.groups, name)
+			return true
+		}
+		return false
+	})
 }
 
 func (c *Collector) group(name string) *group {

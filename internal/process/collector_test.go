@@ -273,3 +273,53 @@ func TestTopProcesses(t *testing.T) {
 		t.Fatal("TopN -1 still emits top processes")
 	}
 }
+
+// TestRemoveEmptyGroups: a group without processes is dropped once it has
+// been empty for RemoveEmptyAfter (default 10 minutes), kept before that,
+// and kept forever with a negative value; a group that comes back starts
+// again.
+func TestRemoveEmptyGroups(t *testing.T) {
+	tests := []struct {
+		name        string
+		removeAfter time.Duration
+		emptyFor    time.Duration
+		wantGroup   bool
+	}{
+		{"default, empty 5 minutes", 0, 5 * time.Minute, true},
+		{"default, empty 11 minutes", 0, 11 * time.Minute, false},
+		{"1 minute, empty 2 minutes", time.Minute, 2 * time.Minute, false},
+		{"kept forever", -1, 24 * time.Hour, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, proc := fixtureCollector(t, Config{GroupsFile: "testdata/groups.yaml", RemoveEmptyAfter: tt.removeAfter})
+			start := time.Unix(1767300000, 0)
+			c.scanner.now = func() time.Time { return start }
+			if n := sampleValue(collect(t, c), "namedprocess_namegroup_num_procs", "sshd"); n != 1 {
+				t.Fatalf("sshd has %v processes, want 1", n)
+			}
+			if err := os.RemoveAll(filepath.Join(proc, "600")); err != nil {
+				t.Fatal(err)
+			}
+			c.scanner.now = func() time.Time { return start.Add(time.Second) }
+			if n := sampleValue(collect(t, c), "namedprocess_namegroup_num_procs", "sshd"); n != 0 {
+				t.Fatalf("sshd has %v processes just after its exit, want 0 (still a group)", n)
+			}
+			c.scanner.now = func() time.Time { return start.Add(time.Second + tt.emptyFor) }
+			e := collect(t, c)
+			got := sampleValue(e, "namedprocess_namegroup_num_procs", "sshd") != -1
+			if got != tt.wantGroup {
+				t.Fatalf("sshd group present = %v after %s empty, want %v", got, tt.emptyFor, tt.wantGroup)
+			}
+			if sampleValue(e, "namedprocess_namegroup_num_procs", "train:train.py") != 4 {
+				t.Fatal("a busy group was touched")
+			}
+			if _, ok := c.groups["sshd"]; ok != tt.wantGroup {
+				t.Fatalf("sshd kept in memory = %v, want %v", ok, tt.wantGroup)
+			}
+			if len(c.names) != len(c.groups) {
+				t.Fatalf("%d names for %d groups", len(c.names), len(c.groups))
+			}
+		})
+	}
+}

@@ -37,7 +37,18 @@ type Config struct {
 	TopN int `yaml:"top_n"`
 	// Interval, when set, makes the Runner scan only this often.
 	Interval time.Duration `yaml:"interval"`
+	// RemoveEmptyAfter drops a group that has had no process for this
+	// long (its series go stale; its counters start again from 0 if it
+	// comes back), as process-exporter's -remove-empty-groups does at
+	// once. 0 means DefaultRemoveEmptyAfter; a negative value keeps
+	// every group forever (process-exporter's default). Grouped by comm,
+	// every short-lived command (a compiler, a shell, a build step) would
+	// otherwise add a group and its 25 series for good.
+	RemoveEmptyAfter time.Duration `yaml:"remove_empty_after"`
 }
+
+// DefaultRemoveEmptyAfter is how long an empty group is kept by default.
+const DefaultRemoveEmptyAfter = 10 * time.Minute
 
 // Matcher is one entry of process-exporter's process_names.
 type Matcher struct {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -18,31 +17,15 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/trainwatch/trainwatch/internal/testenv"
 )
 
 // crashAgent is one `trainwatch serve` child process of the crash test.
 type crashAgent struct {
 	cmd  *exec.Cmd
-	log  *lockedBuffer
+	log  *testenv.LogBuffer
 	done chan struct{} // closed when the process has exited and its stderr is drained
-}
-
-// lockedBuffer is a bytes.Buffer safe for one writer and many readers.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // startCrashAgent starts the binary on addr over dataDir; it does not wait
@@ -57,7 +40,7 @@ func startCrashAgent(t *testing.T, bin, addr, dataDir string) *crashAgent {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	a := &crashAgent{cmd: cmd, log: &lockedBuffer{}, done: make(chan struct{})}
+	a := &crashAgent{cmd: cmd, log: &testenv.LogBuffer{}, done: make(chan struct{})}
 	go func() {
 		_, _ = io.Copy(a.log, pipe)
 		_ = cmd.Wait()

@@ -12,6 +12,7 @@ import (
 	"github.com/trainwatch/trainwatch/internal/collector/host"
 	"github.com/trainwatch/trainwatch/internal/gpu/mockgpu"
 	"github.com/trainwatch/trainwatch/internal/gpu/nvmlgpu"
+	"github.com/trainwatch/trainwatch/internal/testenv"
 )
 
 // faultyGPUs is a mock server's telemetry whose GPUs can be broken while
@@ -76,7 +77,7 @@ func TestIsolationGPUFault(t *testing.T) {
 				defer mu.Unlock()
 				return time.Now().Add(skew)
 			}
-			lb := &syncBuffer{}
+			lb := &testenv.LogBuffer{}
 			gpu, err := nvmlgpu.New(mockgpu.NewServer("h200", tel, now), nvmlgpu.Config{Hostname: "isolation", Now: now, Logger: isoLogger(lb)})
 			if err != nil {
 				t.Fatal(err)
@@ -152,7 +153,7 @@ func TestIsolationGPUFault(t *testing.T) {
 			if h := ia.history(t, broke.Add(interval), "trainwatch_gpu_up", "gpu", "2"); len(h) < ticks-2 || h[len(h)-1].v != 0 {
 				t.Errorf("history of trainwatch_gpu_up{gpu=\"2\"}: %v, want 0s", h)
 			}
-			if n := ia.log.count(tt.logged, "gpu=2"); n != 1 {
+			if n := countLines(ia.log, tt.logged, "gpu=2"); n != 1 {
 				t.Errorf("%q logged %d times for GPU 2 in %d ticks, want once", tt.logged, n, ticks)
 			}
 

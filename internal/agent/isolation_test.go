@@ -26,31 +26,14 @@ import (
 	"github.com/trainwatch/trainwatch/internal/collector/host"
 	"github.com/trainwatch/trainwatch/internal/hostfs"
 	"github.com/trainwatch/trainwatch/internal/store"
+	"github.com/trainwatch/trainwatch/internal/testenv"
 	"github.com/trainwatch/trainwatch/internal/web"
 )
 
-// syncBuffer is a log sink safe for concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// count returns how many log lines contain every one of parts.
-func (s *syncBuffer) count(parts ...string) int {
+// countLines returns how many lines of lb contain every one of parts.
+func countLines(lb *testenv.LogBuffer, parts ...string) int {
 	n := 0
-	for _, l := range strings.Split(s.String(), "\n") {
+	for _, l := range strings.Split(lb.String(), "\n") {
 		ok := l != ""
 		for _, p := range parts {
 			ok = ok && strings.Contains(l, p)
@@ -69,15 +52,15 @@ type isoAgent struct {
 	a       *agent.Agent
 	db      *store.Store
 	metrics string // URL of /metrics
-	log     *syncBuffer
+	log     *testenv.LogBuffer
 }
 
 // isoLogger returns a logger into lb, as the agent's.
-func isoLogger(lb *syncBuffer) *slog.Logger { return slog.New(slog.NewTextHandler(lb, nil)) }
+func isoLogger(lb *testenv.LogBuffer) *slog.Logger { return slog.New(slog.NewTextHandler(lb, nil)) }
 
 // startIsoAgent starts the agent over cs, logging into lb; it stops when
 // the test ends.
-func startIsoAgent(t *testing.T, interval, timeout time.Duration, lb *syncBuffer, cs ...collector.Collector) *isoAgent {
+func startIsoAgent(t *testing.T, interval, timeout time.Duration, lb *testenv.LogBuffer, cs ...collector.Collector) *isoAgent {
 	t.Helper()
 	logger := isoLogger(lb)
 	r, err := collector.NewRunner(collector.RunnerOptions{Timeout: timeout, Logger: logger}, cs...)
@@ -286,7 +269,7 @@ func TestIsolationHungAndPanickingCollectors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ia := startIsoAgent(t, interval, timeout, &syncBuffer{}, append(append(hostCs, fsCs...), self)...)
+	ia := startIsoAgent(t, interval, timeout, &testenv.LogBuffer{}, append(append(hostCs, fsCs...), self)...)
 	ia.waitTicks(t, 2)
 	before := ia.scrape(t)
 	load1, ok := find(before, "node_load1")
@@ -359,10 +342,10 @@ func TestIsolationHungAndPanickingCollectors(t *testing.T) {
 	}
 
 	// Each failure logged once, the panic with its stack.
-	if n := ia.log.count(`msg="collector failed"`, "collector=loadavg"); n != 1 {
+	if n := countLines(ia.log, `msg="collector failed"`, "collector=loadavg"); n != 1 {
 		t.Errorf("the stuck collector was logged %d times in %d ticks, want once", n, ticks)
 	}
-	if n := ia.log.count(`msg="collector failed"`, "collector=vmstat", "simulated bug", "stack="); n != 1 {
+	if n := countLines(ia.log, `msg="collector failed"`, "collector=vmstat", "simulated bug", "stack="); n != 1 {
 		t.Errorf("the panic was logged %d times (with its stack) in %d ticks, want once", n, ticks)
 	}
 
@@ -380,7 +363,7 @@ func TestIsolationHungAndPanickingCollectors(t *testing.T) {
 			t.Fatal("loadavg did not recover after its read returned")
 		}
 	}
-	if n := ia.log.count(`msg="collector recovered"`, "collector=loadavg"); n != 1 {
+	if n := countLines(ia.log, `msg="collector recovered"`, "collector=loadavg"); n != 1 {
 		t.Errorf("recovery logged %d times, want once", n)
 	}
 }

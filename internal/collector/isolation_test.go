@@ -1,13 +1,13 @@
 package collector
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/trainwatch/trainwatch/internal/testenv"
 )
 
 // TestIsolationBadCollector: a collector that panics or hangs (ignoring its
@@ -30,7 +30,7 @@ func TestIsolationBadCollector(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.mode, func(t *testing.T) {
 			good, bad := newFake("good"), newFake("bad")
-			var logBuf syncBuffer
+			var logBuf testenv.LogBuffer
 			r, err := NewRunner(RunnerOptions{Timeout: timeout, Logger: slog.New(slog.NewTextHandler(&logBuf, nil))}, good, bad)
 			if err != nil {
 				t.Fatal(err)
@@ -118,7 +118,7 @@ func (c sleepy) Collect(ctx context.Context, e *Emitter) error {
 // hung.
 func TestIsolationHungCollectorReturnsMidTick(t *testing.T) {
 	bad, slow := newFake("bad"), sleepy{newFake("slow"), 150 * time.Millisecond}
-	var logBuf syncBuffer
+	var logBuf testenv.LogBuffer
 	r, err := NewRunner(RunnerOptions{Timeout: 400 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(&logBuf, nil))}, bad, slow)
 	if err != nil {
 		t.Fatal(err)
@@ -170,7 +170,7 @@ func (d panicDeriver) Derive(_ *Snapshot, e *Emitter) {
 // there, its own are left out, and the panic is logged once with its stack.
 func TestIsolationDeriverPanic(t *testing.T) {
 	panicking := true
-	var logBuf syncBuffer
+	var logBuf testenv.LogBuffer
 	r, err := NewRunner(RunnerOptions{
 		Logger: slog.New(slog.NewTextHandler(&logBuf, nil)),
 		Derivers: []Deriver{
@@ -204,22 +204,4 @@ func TestIsolationDeriverPanic(t *testing.T) {
 	if !strings.Contains(logBuf.String(), `msg="deriver recovered"`) {
 		t.Errorf("recovery not logged:\n%s", logBuf.String())
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the Runner's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

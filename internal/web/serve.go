@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log"
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	toolkit "github.com/prometheus/exporter-toolkit/web"
@@ -32,6 +34,24 @@ type ServeOptions struct {
 	// ReadHeaderTimeout, ReadTimeout and IdleTimeout are http.Server's;
 	// zero means the defaults above.
 	ReadHeaderTimeout, ReadTimeout, IdleTimeout time.Duration
+}
+
+// serverLogWriter takes http.Server's log lines: a recovered handler panic
+// ("http: panic serving ADDR: VALUE" and its stack) is logged as an error,
+// everything else (TLS handshake failures, accept retries, clients that
+// sent garbage) at debug level, as it is the client's business.
+type serverLogWriter struct{ logger *slog.Logger }
+
+func (w serverLogWriter) Write(p []byte) (int, error) {
+	msg := strings.TrimRight(string(p), "\n")
+	if strings.HasPrefix(msg, "http: panic serving") {
+		first, stack, _ := strings.Cut(msg, "\n")
+		w.logger.Error("a request handler panicked; the request was answered with a closed connection (please report this as a bug)",
+			"panic", strings.TrimPrefix(first, "http: "), "stack", stack)
+		return len(p), nil
+	}
+	w.logger.Debug(msg, "component", "http")
+	return len(p), nil
 }
 
 // Listen opens the agent's TCP listener.
@@ -63,8 +83,9 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, o ServeOptions)
 		ReadTimeout:       orDefault(o.ReadTimeout, DefaultReadTimeout),
 		IdleTimeout:       orDefault(o.IdleTimeout, DefaultIdleTimeout),
 		MaxHeaderBytes:    DefaultMaxHeaderBytes,
-		// TLS handshake failures and the like are the client's business.
-		ErrorLog: slog.NewLogLogger(o.Logger.Handler(), slog.LevelDebug),
+		// TLS handshake failures and the like are the client's business
+		// (debug); a handler's panic is the agent's (error).
+		ErrorLog: log.New(serverLogWriter{o.Logger}, "", 0),
 	}
 	file := o.WebConfigFile
 	errc := make(chan error, 1)

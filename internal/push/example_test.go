@@ -37,8 +37,9 @@ func Example() {
 	mux.Handle("/metrics/job@base64/", gw) // a job name containing "/"
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
 		var tick []*collector.Family // the latest snapshot's families
-		fams := collector.MergeFamilies(tick, gw.Families())
-		_ = fams // encode with internal/exposition, cached per (snapshot, gw.Generation())
+		pushed, gen := gw.FamiliesGeneration()
+		fams := collector.MergeFamilies(tick, pushed)
+		_, _ = fams, gen // encode with internal/exposition, cached per (snapshot, gen)
 	})
 	go func() {
 		for now := range time.Tick(time.Minute) {

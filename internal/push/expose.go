@@ -27,14 +27,22 @@ import (
 // The result is cached until the next change and shared between callers:
 // it must not be modified. Generation tells when it changed.
 func (g *Gateway) Families() []*collector.Family {
+	fams, _ := g.FamiliesGeneration()
+	return fams
+}
+
+// FamiliesGeneration returns Families and the Generation they are of, read
+// together: a push between two separate calls would pair the families of
+// one generation with the number of the next, and a cache keyed on that
+// number would keep serving the older families.
+func (g *Gateway) FamiliesGeneration() ([]*collector.Family, uint64) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.cache != nil && g.cacheGen == g.gen {
-		return g.cache
+	if g.cache == nil || g.cacheGen != g.gen {
+		g.cache = g.buildFamilies()
+		g.cacheGen = g.gen
 	}
-	g.cache = g.buildFamilies()
-	g.cacheGen = g.gen
-	return g.cache
+	return g.cache, g.gen
 }
 
 // Generation returns a number that changes whenever the groups change, so

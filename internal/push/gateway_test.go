@@ -451,3 +451,51 @@ func TestGroupsListing(t *testing.T) {
 		t.Fatalf("groups %+v", gi)
 	}
 }
+
+// TestFamiliesGenerationConsistent: the families and the generation read
+// together always belong to each other while pushes change them; read with
+// two calls, a push in between paired the older families with the newer
+// generation, and the /metrics cache keyed on it kept serving them.
+func TestFamiliesGenerationConsistent(t *testing.T) {
+	e := newEnv(t)
+	e.push(http.MethodPut, "/metrics/job/seq", ctText, "seq 0\n", http.StatusOK)
+	value := func(fams []*collector.Family) float64 {
+		for _, f := range fams {
+			if f.Desc.Name == "seq" && len(f.Samples) == 1 {
+				return f.Samples[0].Value
+			}
+		}
+		return math.NaN()
+	}
+	fams, g0 := e.gw.FamiliesGeneration()
+	if v := value(fams); v != 0 {
+		t.Fatalf("seq = %v after the first push; want 0", v)
+	}
+	const pushes = 300
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 1; i <= pushes; i++ {
+			if w := e.do(http.MethodPut, "/metrics/job/seq", []byte(fmt.Sprintf("seq %d\n", i)), "Content-Type", ctText); w.Code != http.StatusOK {
+				t.Errorf("push %d: %d %s", i, w.Code, w.Body.String())
+				return
+			}
+		}
+	}()
+	reads := 0
+	for running := true; running; reads++ {
+		select {
+		case <-done:
+			running = false
+		default:
+		}
+		fams, g := e.gw.FamiliesGeneration()
+		if v, want := value(fams), float64(g-g0); v != want {
+			t.Fatalf("read %d: generation %d (+%d) came with seq = %v", reads, g, g-g0, v)
+		}
+	}
+	if _, g := e.gw.FamiliesGeneration(); g-g0 != pushes {
+		t.Errorf("%d pushes moved the generation by %d; the test assumes one step per push", pushes, g-g0)
+	}
+	t.Logf("%d consistent reads during %d pushes", reads, pushes)
+}

@@ -18,7 +18,11 @@
 // every target fresh on its own loopback port and directory, warms up,
 // measures CPU (utime+stime of the process tree from /proc/PID/stat) over
 // a window, reads RSS and VmHWM, then measures /metrics latency with 4 and
-// 64 concurrent clients, and stops everything. Missing peers are skipped
+// 64 concurrent clients, in a closed loop (each client sends its next
+// request when the last answered) and then in an open loop (as many
+// scrapers, each once a second at its own phase, as Prometheus servers
+// would), and stops everything. For trainwatch the same requests are also
+// read from the server's side, from its request duration histogram. Missing peers are skipped
 // and named in the report. Everything the harness starts is stopped by PID
 // at the end, on errors and on Ctrl-C.
 //
@@ -27,7 +31,7 @@
 // -out/overhead-YYYY-MM-DD-KIND.md.
 //
 //	go run ./bench/overhead                      # full run, several minutes
-//	go run ./bench/overhead -short               # 10 s windows, 0 and 300 processes
+//	go run ./bench/overhead -short               # 10 s windows, 0 and 300 processes, one 2 s open loop
 //	go run ./bench/overhead -profile /tmp/prof   # pprof of serve --demo instead
 package main
 
@@ -40,6 +44,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -121,7 +126,7 @@ func parseFlags(args []string) (cli, error) {
 	c := cli{opts: defaultOptions(), args: args}
 	o := &c.opts
 	fs := flag.NewFlagSet("overhead", flag.ContinueOnError)
-	short := fs.Bool("short", false, "CI mode: 10 s windows, 5 s warm-up, 0 and 300 extra processes, 100 requests (flags given explicitly win)")
+	short := fs.Bool("short", false, "CI mode: 10 s windows, 5 s warm-up, 0 and 300 extra processes, 100 requests, a 2 s open loop at the largest client count only (flags given explicitly win)")
 	fs.DurationVar(&o.Window, "window", o.Window, "CPU window per phase")
 	fs.DurationVar(&o.Warmup, "warmup", o.Warmup, "wait after the targets are ready, before the window (RSS is read after warm-up + window)")
 	fs.DurationVar(&o.Scrape, "scrape-interval", o.Scrape, "how often scraped targets are scraped")
@@ -129,6 +134,8 @@ func parseFlags(args []string) (cli, error) {
 	clients := fs.String("clients", "4,64", "concurrent clients of the latency phase (comma-separated)")
 	fs.IntVar(&o.Requests, "requests", o.Requests, "requests per target and client count in the latency phase")
 	fs.DurationVar(&o.LatencyMax, "latency-max", o.LatencyMax, "time cap of one latency measurement")
+	fs.DurationVar(&o.OpenWindow, "open-window", o.OpenWindow, "open-loop phase per target and client count: as many scrapers as clients, each once per -scrape-interval at its own phase (0: none)")
+	openClients := fs.String("open-clients", "", "client counts of the open-loop phase (comma-separated; default: those of -clients)")
 	fs.DurationVar(&o.HistoryFill, "history", o.HistoryFill, "history written before the 'tw-1h' target starts (0: no such target)")
 	only := fs.String("only", "", "comma-separated target keys to run: tw-demo, tw, tw-collect, tw-1h, node, process, netdata, floor-1s, floor-sched")
 	fs.StringVar(&o.Trainwatch, "trainwatch", "", "trainwatch binary to measure (default: go build ./cmd/trainwatch into a temporary directory)")
@@ -156,6 +163,7 @@ func parseFlags(args []string) (cli, error) {
 			"warmup":      func() { o.Warmup = s.Warmup },
 			"requests":    func() { o.Requests = s.Requests },
 			"latency-max": func() { o.LatencyMax = s.LatencyMax },
+			"open-window": func() { o.OpenWindow = s.OpenWindow },
 			"procs":       func() { *procs = "0,300" },
 		} {
 			if !set[name] {
@@ -171,14 +179,24 @@ func parseFlags(args []string) (cli, error) {
 	if o.Clients, err = intList(*clients, 1, 1024); err != nil {
 		return c, fmt.Errorf("-clients: %w", err)
 	}
+	switch {
+	case *openClients != "":
+		if o.OpenClients, err = intList(*openClients, 1, 1024); err != nil {
+			return c, fmt.Errorf("-open-clients: %w", err)
+		}
+	case *short:
+		o.OpenClients = []int{slices.Max(o.Clients)}
+	default:
+		o.OpenClients = o.Clients
+	}
 	if strings.ContainsAny(o.Tag, "/\\ ") {
 		return c, fmt.Errorf("-tag %q: no slashes or spaces", o.Tag)
 	}
 	if *only != "" {
 		o.Only = strings.Split(*only, ",")
 	}
-	if o.Window < time.Second || o.Warmup < 0 || o.Requests < 1 || o.LatencyMax <= 0 || o.Scrape <= 0 {
-		return c, errors.New("-window must be at least 1s; -warmup, -requests, -latency-max and -scrape-interval positive")
+	if o.Window < time.Second || o.Warmup < 0 || o.Requests < 1 || o.LatencyMax <= 0 || o.Scrape <= 0 || o.OpenWindow < 0 {
+		return c, errors.New("-window must be at least 1s; -warmup, -requests, -latency-max and -scrape-interval positive; -open-window not negative")
 	}
 	return c, nil
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -129,6 +130,10 @@ func (r *result) markdown() string {
 		"latency phase: %s requests per target and client count, at most %s each; extra processes per phase: %s.\n\n",
 		r.Settings["window"], r.Settings["warmup"], r.Settings["scrape_interval"], r.Settings["requests"],
 		r.Settings["latency_max"], r.Settings["extra_processes"])
+	if ow := r.Settings["open_window"]; ow != "" && ow != "0s" {
+		w("Open loop: as many scrapers as clients (%s), each requesting /metrics once every %s at its own random phase, for %s per target and count.\n\n",
+			r.Settings["open_clients"], r.Settings["scrape_interval"], ow)
+	}
 	var vers []string
 	for _, k := range []string{"trainwatch", "node", "process", "netdata"} {
 		if v := r.Versions[k]; v != "" {
@@ -215,7 +220,9 @@ func (r *result) markdown() string {
 	}
 	w("\n")
 
-	w("## /metrics latency\n\n| target | extra processes | clients | requests | p50 ms | p99 ms | max ms | target CPU ms per request | client CPU ms per request |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	w("## /metrics latency\n\nClosed loop: each client sends its next request when the last one answered. " +
+		"\"server p50 / p99\" is the target's own view of the same requests, from its request duration histogram (trainwatch only; a bucket estimate, see Method).\n\n" +
+		"| target | extra processes | clients | requests | p50 ms | p99 ms | max ms | server p50 / p99 ms | target CPU ms per request | client CPU ms per request |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, key := range order() {
 		for _, ph := range r.Phases {
 			for _, t := range ph.Targets {
@@ -224,7 +231,7 @@ func (r *result) markdown() string {
 				}
 				for _, l := range t.Latency {
 					if l.WarmupCapped {
-						w("| %s | %d | %d | none: %d concurrent requests took longer than %s | – | – | – | – | – |\n", t.Name, ph.Extra, l.Clients, l.Clients, r.Settings["latency_max"])
+						w("| %s | %d | %d | none: %d concurrent requests took longer than %s | – | – | – | – | – | – |\n", t.Name, ph.Extra, l.Clients, l.Clients, r.Settings["latency_max"])
 						continue
 					}
 					capped := ""
@@ -234,7 +241,7 @@ func (r *result) markdown() string {
 					if l.Errors > 0 {
 						capped += fmt.Sprintf(", %d errors", l.Errors)
 					}
-					w("| %s | %d | %d | %d%s | %.2f | %.2f | %.2f | %.2f | %.2f |\n", t.Name, ph.Extra, l.Clients, l.Requests, capped, l.P50Ms, l.P99Ms, l.MaxMs, l.CPUMsPerR, l.ClientCPUMsPerR)
+					w("| %s | %d | %d | %d%s | %.2f | %.2f | %.2f | %s | %.2f | %.2f |\n", t.Name, ph.Extra, l.Clients, l.Requests, capped, l.P50Ms, l.P99Ms, l.MaxMs, fmtServer(l.Server), l.CPUMsPerR, l.ClientCPUMsPerR)
 				}
 			}
 		}
@@ -251,11 +258,48 @@ func (r *result) markdown() string {
 		}
 	}
 	w("\n")
+	r.openLoop(&b)
 	w(methodNotes)
 	if r.Settings["sequential"] == "true" {
 		w("- This run used -sequential: each target was started and measured alone, in its own window.\n")
 	}
 	return b.String()
+}
+
+// openLoop writes the open-loop table, when the run had that phase.
+func (r *result) openLoop(b *strings.Builder) {
+	w := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
+	has := false
+	for _, ph := range r.Phases {
+		for _, t := range ph.Targets {
+			has = has || len(t.OpenLoop) > 0
+		}
+	}
+	if !has {
+		return
+	}
+	w("## /metrics latency, open loop\n\nEach scraper requests /metrics once per interval at its own random phase, whether or not the others have been answered, " +
+		"as that many Prometheus servers would; a request unanswered within the interval is an error.\n\n" +
+		"| target | extra processes | scrapers | window s | requests | errors | p50 ms | p99 ms | max ms | server p50 / p99 ms |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	for _, key := range order() {
+		for _, ph := range r.Phases {
+			for _, t := range ph.Targets {
+				if t.Key != key {
+					continue
+				}
+				for _, l := range t.OpenLoop {
+					if l.Skipped != "" {
+						w("| %s | %d | %d at %s s | – | skipped: %s | – | – | – | – | – |\n", t.Name, ph.Extra, l.Scrapers,
+							strconv.FormatFloat(l.IntervalS, 'f', -1, 64), l.Skipped)
+						continue
+					}
+					w("| %s | %d | %d at %s s | %.0f | %d | %d | %.2f | %.2f | %.2f | %s |\n", t.Name, ph.Extra, l.Scrapers,
+						strconv.FormatFloat(l.IntervalS, 'f', -1, 64), l.WindowS, l.Requests, l.Errors, l.P50Ms, l.P99Ms, l.MaxMs, fmtServer(l.Server))
+				}
+			}
+		}
+	}
+	w("\n")
 }
 
 // budgets writes the budget table.
@@ -357,7 +401,33 @@ const methodNotes = `## Method
   first), while the other targets keep running. With 64 requests in flight on a machine
   with few cores, p99 is mostly queueing: at least 64 × (CPU per request, server and
   client) / cores. node_exporter answers 503 beyond 40 concurrent requests
-  (--web.max-requests), counted as errors.
+  (--web.max-requests), counted as errors. Target and client CPU per request cover the
+  timed requests only.
+- Open loop: then as many scrapers as clients each request /metrics once per scrape
+  interval, at a random phase of their own within it, for the open-loop window (the
+  closed loop's connections, kept alive), as that many Prometheus servers scraping the
+  target would: requests arrive whatever the answers, so the figures are what a scraper
+  waits when N scrapes spread over the second, not the queue of N clients always waiting.
+  A scraper whose request outlasts its slot skips to the next slot; a request unanswered
+  within the interval (Prometheus' scrape timeout cannot exceed it) is an error, and the
+  harness waits for the target to go quiet afterwards. A target whose CPU per request in
+  the closed loop, times the scrapers' requests per second, exceeds one core is not
+  measured so: it could not keep up, and would only pile up abandoned requests.
+- Server side (trainwatch only): trainwatch_http_request_duration_seconds{handler="/metrics"},
+  summed over status codes, is read from the target's /metrics before its first measurement
+  and after each closed and open loop, once a tick of the target began after the last
+  request (polled on /api/v1/snapshot, another handler: the agent serves every metric from
+  its last tick); trainwatch's untimed first requests go to /-/ready instead of /metrics,
+  so that only the measured requests and one reading fall between two readings.
+  p50 and p99 are computed from the bucket deltas as PromQL's histogram_quantile does:
+  linear interpolation within the bucket holding the rank (buckets 0.1, 0.25, 0.5, 1, 2,
+  5, 10, 25 ms, ...). They are bucket estimates, not measurements: the true value lies in
+  the same bucket, and only its upper edge is a bound (a p99 shown as 1.80 ms is somewhere
+  in (1, 2] ms, at most 2 ms). The time is the handler's, from receiving the request to
+  returning; the client's figure adds the kernel, the connection and the client's own
+  scheduling on a loaded machine. Each delta includes one request of the harness's own:
+  the reading before the measurement (1 of 101 observations at 100 requests); the tick
+  polls are not in it.
 `
 
 // save writes the markdown and JSON under dir as

@@ -27,6 +27,8 @@ type options struct {
 	Clients     []int         // concurrent clients of the latency phase
 	Requests    int           // requests per target and client count
 	LatencyMax  time.Duration // time cap of one latency measurement
+	OpenWindow  time.Duration // open-loop phase per target and client count; 0: none
+	OpenClients []int         // client counts of the open-loop phase
 	HistoryFill time.Duration // history written for tw-1h before it starts
 	Only        []string      // target keys to run; empty: all
 	Trainwatch  string        // prebuilt binary; "": build ./cmd/trainwatch
@@ -47,6 +49,8 @@ func shortOptions(o options) options {
 	o.Procs = []int{0, 300}
 	o.Requests = 100
 	o.LatencyMax = 5 * time.Second
+	o.OpenWindow = 2 * time.Second
+	o.OpenClients = []int{slices.Max(o.Clients)} // parseFlags: the largest of -clients
 	o.Short = true
 	return o
 }
@@ -59,8 +63,10 @@ func defaultOptions() options {
 		Scrape:      time.Second,
 		Procs:       []int{0, 300, 2000},
 		Clients:     []int{4, 64},
+		OpenClients: []int{4, 64},
 		Requests:    640,
 		LatencyMax:  20 * time.Second,
+		OpenWindow:  20 * time.Second,
 		HistoryFill: time.Hour,
 		NodeExp:     "/usr/bin/prometheus-node-exporter",
 		ProcExp:     "/usr/bin/prometheus-process-exporter",
@@ -95,6 +101,9 @@ type targetResult struct {
 	ScrapeP99Ms  float64         `json:"scrape_p99_ms,omitempty"`
 	Body         *bodyStats      `json:"body,omitempty"`
 	Latency      []latencyResult `json:"latency,omitempty"`
+	// OpenLoop is the open-loop phase, one per client count (absent in
+	// older results).
+	OpenLoop []openLoopResult `json:"open_loop,omitempty"`
 }
 
 // phaseResult is one phase: one number of extra processes.
@@ -189,7 +198,7 @@ func specs(o options, b bins) ([]*targetSpec, map[string]string) {
 					"--data-dir", filepath.Join(dir, "data"), "--interval", "1s", "--log.level", "warn"}
 				return append(a, extra...)
 			},
-			readyPath: "/-/ready", metricsPath: "/metrics", scrape: true, latency: true,
+			readyPath: "/-/ready", metricsPath: "/metrics", scrape: true, latency: true, histogram: true,
 			readyTimeout: 2 * time.Minute, stopGrace: 20 * time.Second,
 		}
 	}
@@ -355,6 +364,8 @@ func run(ctx context.Context, o options, command string) (*result, error) {
 			"clients":         fmt.Sprint(o.Clients),
 			"requests":        strconv.Itoa(o.Requests),
 			"latency_max":     o.LatencyMax.String(),
+			"open_window":     o.OpenWindow.String(),
+			"open_clients":    fmt.Sprint(o.OpenClients),
 			"history_fill":    o.HistoryFill.String(),
 			"sequential":      strconv.FormatBool(o.Sequential),
 		},
@@ -507,6 +518,7 @@ func runGroup(ctx context.Context, o options, own *owner, targets []*targetSpec,
 	hostBusy, loadEnd := busyPct(h0, readHostCPU()), machine.LoadAvg()
 	stopScrapes()
 	swg.Wait()
+	scrapesEnded := time.Now()
 
 	results := make([]targetResult, len(procs))
 	for i, p := range procs {
@@ -537,38 +549,25 @@ func runGroup(ctx context.Context, o options, own *owner, targets []*targetSpec,
 			continue
 		}
 		r := &results[i]
+		var server *serverState
+		if p.spec.histogram {
+			server = &serverState{
+				reader: &serverReader{client: newClient(1), metrics: p.url(p.spec.metricsPath), snapshot: p.url(snapshotPath)},
+				quiet:  scrapesEnded,
+			}
+		}
 		for _, c := range o.Clients {
-			before, _, _, err := treeTicks([]*process{p})
+			lr, ol, err := measureTarget(ctx, o, p, c, server, logf)
 			if err != nil {
 				return nil, err
-			}
-			self0 := selfCPU()
-			lr := measureLatency(ctx, p.url(p.spec.metricsPath), c, o.Requests, o.LatencyMax)
-			self1 := selfCPU()
-			after, _, _, err := treeTicks([]*process{p})
-			if err != nil {
-				return nil, err
-			}
-			if done := lr.Requests + lr.Errors; done > 0 {
-				lr.CPUMsPerR = float64(after[p]-before[p]) * 1000 / clockTicks / float64(done)
-				lr.ClientCPUMsPerR = (self1 - self0).Seconds() * 1000 / float64(done)
-			}
-			if err := ctx.Err(); err != nil {
-				return nil, err
-			}
-			if lr.WarmupCapped {
-				logf("latency %s, %d clients: none measured, %d concurrent requests took longer than %s", p.spec.key, c, c, o.LatencyMax)
-			} else {
-				logf("latency %s, %d clients: %d requests, p50 %.2f ms, p99 %.2f ms", p.spec.key, c, lr.Requests, lr.P50Ms, lr.P99Ms)
 			}
 			r.Latency = append(r.Latency, lr)
-			if lr.Capped {
-				// Abandoned requests may still be computed: let the
-				// target finish before the next measurement.
-				if err := waitQuiet(ctx, p, time.Minute); err != nil {
-					return nil, err
-				}
+			if ol != nil {
+				r.OpenLoop = append(r.OpenLoop, *ol)
 			}
+		}
+		if server != nil {
+			server.reader.client.CloseIdleConnections()
 		}
 		if m, err := machine.ReadMem(p.pid); err == nil {
 			r.HWMAfterKiB = m.HWM
@@ -576,6 +575,142 @@ func runGroup(ctx context.Context, o options, own *owner, targets []*targetSpec,
 	}
 	logf("stopping %d target(s)", len(procs))
 	return results, nil
+}
+
+// serverState is what the harness knows of a trainwatch target's request
+// duration histogram between its measurements.
+type serverState struct {
+	reader *serverReader
+	// last is the latest reading, the "before" of the next measurement
+	// (nil: none yet, or it failed); without it, a reading is taken once
+	// a tick began after quiet, when the harness's /metrics requests so
+	// far had ended.
+	last  histogram
+	quiet time.Time
+}
+
+// read returns the histogram once a tick of the target began after since;
+// nil (logged) when it cannot be read.
+func (s *serverState) read(ctx context.Context, since time.Time, what string, logf func(string, ...any)) histogram {
+	h, err := s.reader.readAfter(ctx, since)
+	if err != nil && ctx.Err() == nil {
+		logf("no server-side figures %s: %v", what, err)
+	}
+	s.last, s.quiet = h, time.Now()
+	return h
+}
+
+// measureTarget measures p's /metrics with c clients: the closed loop
+// (warm-up, then o.Requests requests), then, with o.OpenWindow and c in
+// o.OpenClients, the open loop (c scrapers at o.Scrape). With server (a
+// trainwatch target) its request duration histogram is read from /metrics
+// after each, once a tick of the target has seen the requests (see
+// serverReader), and the reading before is the last one: its untimed
+// warm-up requests go to its ready path, so that only the measured
+// requests and that one reading fall between two readings. A failed
+// reading is logged and leaves the server-side figures out.
+func measureTarget(ctx context.Context, o options, p *process, c int, server *serverState, logf func(string, ...any)) (latencyResult, *openLoopResult, error) {
+	url := p.url(p.spec.metricsPath)
+	client := newClient(c)
+	defer client.CloseIdleConnections()
+	warmURL := url
+	if server != nil {
+		warmURL = p.url(p.spec.readyPath)
+	}
+	if !warmUp(ctx, client, warmURL, c, o.LatencyMax) {
+		if err := ctx.Err(); err != nil {
+			return latencyResult{}, nil, err
+		}
+		logf("latency %s, %d clients: none measured, %d concurrent requests took longer than %s", p.spec.key, c, c, o.LatencyMax)
+		var ol *openLoopResult
+		if o.OpenWindow > 0 && slices.Contains(o.OpenClients, c) {
+			ol = &openLoopResult{Scrapers: c, IntervalS: o.Scrape.Seconds(), WindowS: o.OpenWindow.Seconds(),
+				Skipped: fmt.Sprintf("%d concurrent requests took longer than %s", c, o.LatencyMax)}
+		}
+		// Abandoned requests may still be computed: let the target finish
+		// before the next measurement.
+		return latencyResult{Clients: c, Capped: true, WarmupCapped: true}, ol, waitQuiet(ctx, p, time.Minute)
+	}
+	var h0 histogram
+	if server != nil {
+		h0 = server.last
+		if h0 == nil {
+			h0 = server.read(ctx, server.quiet, fmt.Sprintf("for %s, %d clients", p.spec.key, c), logf)
+		}
+	}
+	before, _, _, err := treeTicks([]*process{p})
+	if err != nil {
+		return latencyResult{}, nil, err
+	}
+	self0 := selfCPU()
+	lr := closedLoop(ctx, client, url, c, o.Requests, o.LatencyMax)
+	self1 := selfCPU()
+	after, _, _, err := treeTicks([]*process{p})
+	if err != nil {
+		return latencyResult{}, nil, err
+	}
+	if done := lr.Requests + lr.Errors; done > 0 {
+		lr.CPUMsPerR = float64(after[p]-before[p]) * 1000 / clockTicks / float64(done)
+		lr.ClientCPUMsPerR = (self1 - self0).Seconds() * 1000 / float64(done)
+	}
+	if err := ctx.Err(); err != nil {
+		return latencyResult{}, nil, err
+	}
+	if lr.Capped {
+		if err := waitQuiet(ctx, p, time.Minute); err != nil {
+			return latencyResult{}, nil, err
+		}
+	}
+	if server != nil {
+		lr.Server = serverFigures(h0, server.read(ctx, time.Now(), fmt.Sprintf("for %s, %d clients", p.spec.key, c), logf))
+	}
+	logf("latency %s, %d clients: %d requests, p50 %.2f ms, p99 %.2f ms; server p50 / p99 %s ms",
+		p.spec.key, c, lr.Requests, lr.P50Ms, lr.P99Ms, fmtServer(lr.Server))
+	if o.OpenWindow <= 0 || !slices.Contains(o.OpenClients, c) {
+		return lr, nil, nil
+	}
+	if need := float64(c) / o.Scrape.Seconds() * lr.CPUMsPerR / 1000; need > openLoopMaxCores {
+		ol := &openLoopResult{Scrapers: c, IntervalS: o.Scrape.Seconds(), WindowS: o.OpenWindow.Seconds(),
+			Skipped: fmt.Sprintf("%d requests per %s at %.1f ms of CPU each (closed loop) need %.1f cores", c, o.Scrape, lr.CPUMsPerR, need)}
+		logf("open loop %s, %d scrapers: skipped, %s", p.spec.key, c, ol.Skipped)
+		return lr, ol, nil
+	}
+	var h1 histogram
+	if server != nil {
+		h1 = server.last
+	}
+	ol := openLoop(ctx, client, url, c, o.Scrape, o.OpenWindow)
+	if err := ctx.Err(); err != nil {
+		return latencyResult{}, nil, err
+	}
+	if ol.Errors > 0 {
+		// Requests given up on may still be computed.
+		if err := waitQuiet(ctx, p, time.Minute); err != nil {
+			return latencyResult{}, nil, err
+		}
+	}
+	if server != nil {
+		ol.Server = serverFigures(h1, server.read(ctx, time.Now(), fmt.Sprintf("for the open loop of %s, %d scrapers", p.spec.key, c), logf))
+	}
+	logf("open loop %s, %d scrapers at %s for %s: %d requests, %d errors, p50 %.2f ms, p99 %.2f ms; server p50 / p99 %s ms",
+		p.spec.key, c, o.Scrape, o.OpenWindow, ol.Requests, ol.Errors, ol.P50Ms, ol.P99Ms, fmtServer(ol.Server))
+	return lr, &ol, nil
+}
+
+// openLoopMaxCores is the most CPU the open loop may ask of a target, in
+// cores, judged by its CPU per request in the closed loop: beyond, it
+// cannot keep up (a single-threaded exporter serves one scrape at a time),
+// and the open loop would only pile up requests it gives up on, still
+// computed while the next target is measured.
+const openLoopMaxCores = 1.0
+
+// serverFigures are the server-side percentiles between two readings;
+// nil when either is missing.
+func serverFigures(before, after histogram) *serverQuantiles {
+	if before == nil || after == nil {
+		return nil
+	}
+	return after.quantiles(before)
 }
 
 // waitQuiet waits until p's tree uses less than a tenth of a core over

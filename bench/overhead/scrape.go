@@ -7,11 +7,14 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/rand/v2"
 	"net/http"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/trainwatch/trainwatch/bench/internal/machine"
 )
 
 // acceptPrometheus is the Accept header Prometheus sends by default: it
@@ -152,28 +155,29 @@ type latencyResult struct {
 	// ClientCPUMsPerR is the harness's own CPU per request: on a small
 	// machine the clients compete with the target for the same cores.
 	ClientCPUMsPerR float64 `json:"client_cpu_ms_per_request"`
+	// Server is the target's own view of the same requests (trainwatch's
+	// request duration histogram); nil for the peers and in older results.
+	Server *serverQuantiles `json:"server,omitempty"`
 }
 
-// measureLatency sends n requests to url from c concurrent clients, each
-// on its own kept-alive connection (opened by one untimed request first,
-// for at most maxTime), stopping early at maxTime.
-func measureLatency(ctx context.Context, url string, c, n int, maxTime time.Duration) latencyResult {
-	res := latencyResult{Clients: c}
-	client := newClient(c)
-	defer client.CloseIdleConnections()
-	wctx, wcancel := context.WithTimeout(ctx, maxTime)
+// warmUp opens c keep-alive connections of client to url with one
+// untimed request each; false when they took longer than maxTime.
+func warmUp(ctx context.Context, client *http.Client, url string, c int, maxTime time.Duration) bool {
+	wctx, cancel := context.WithTimeout(ctx, maxTime)
+	defer cancel()
 	var warm sync.WaitGroup
 	for range c {
 		warm.Go(func() { _, _, _, _ = get(wctx, client, url) })
 	}
 	warm.Wait()
-	warmedUp := wctx.Err() == nil
-	wcancel()
-	if !warmedUp {
-		res.Capped = true
-		res.WarmupCapped = true
-		return res
-	}
+	return wctx.Err() == nil
+}
+
+// closedLoop sends n requests to url from c concurrent clients of client
+// (connections opened by warmUp), each sending its next request when the
+// last one answered, stopping early at maxTime.
+func closedLoop(ctx context.Context, client *http.Client, url string, c, n int, maxTime time.Duration) latencyResult {
+	res := latencyResult{Clients: c}
 	ctx, cancel := context.WithTimeout(ctx, maxTime)
 	defer cancel()
 	var (
@@ -208,6 +212,77 @@ func measureLatency(ctx context.Context, url string, c, n int, maxTime time.Dura
 	res.Requests = len(all)
 	res.Errors = int(errs.Load())
 	res.Capped = len(all)+res.Errors < n
+	res.P50Ms, res.P99Ms, res.MaxMs = percentiles(all)
+	return res
+}
+
+// openLoopResult is one open-loop measurement: scrapers each requesting
+// the target once per interval at its own phase, for a window.
+type openLoopResult struct {
+	Scrapers  int     `json:"scrapers"`
+	IntervalS float64 `json:"interval_seconds"`
+	WindowS   float64 `json:"window_seconds"`
+	Requests  int     `json:"requests"`
+	// Errors are failed requests: an error status, or no answer within
+	// the interval (Prometheus' scrape timeout is at most its interval).
+	Errors int     `json:"errors"`
+	P50Ms  float64 `json:"p50_ms"`
+	P99Ms  float64 `json:"p99_ms"`
+	MaxMs  float64 `json:"max_ms"`
+	// Server as in latencyResult.
+	Server *serverQuantiles `json:"server,omitempty"`
+	// Skipped says why the open loop was not run (the target could not
+	// keep up with it); nothing else is set then.
+	Skipped string `json:"skipped,omitempty"`
+}
+
+// openLoop has n scrapers request url once every interval for window, as
+// n Prometheus servers would: each at its own random phase within the
+// interval, whatever the others are doing; a scraper whose request
+// outlasts its slot skips to the next slot, as Prometheus' ticker does.
+// The scrapers share client's kept-alive connections. Requests still in
+// flight at the end of the window are waited for.
+func openLoop(ctx context.Context, client *http.Client, url string, n int, interval, window time.Duration) openLoopResult {
+	res := openLoopResult{Scrapers: n, IntervalS: interval.Seconds(), WindowS: window.Seconds()}
+	var (
+		mu   sync.Mutex
+		all  []time.Duration
+		errs int
+		wg   sync.WaitGroup
+	)
+	begin := time.Now()
+	end := begin.Add(window)
+	for range n {
+		phase := rand.N(interval)
+		wg.Go(func() {
+			var mine []time.Duration
+			bad := 0
+			for at := begin.Add(phase); at.Before(end); at = at.Add(interval) {
+				if now := time.Now(); at.Before(now) {
+					continue // the slot passed while the last request ran
+				}
+				if machine.Sleep(ctx, time.Until(at)) != nil {
+					break
+				}
+				rctx, cancel := context.WithTimeout(ctx, interval)
+				_, _, d, err := get(rctx, client, url)
+				cancel()
+				switch {
+				case ctx.Err() != nil:
+				case err != nil:
+					bad++
+				default:
+					mine = append(mine, d)
+				}
+			}
+			mu.Lock()
+			all = append(all, mine...)
+			errs += bad
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	res.Requests, res.Errors = len(all), errs
 	res.P50Ms, res.P99Ms, res.MaxMs = percentiles(all)
 	return res
 }

@@ -33,10 +33,13 @@ type targetSpec struct {
 	prepare func(port int, dir string) error
 	// readyPath answers 200 once the program is ready; "" means the
 	// program is ready once it has run for a second (the floor).
-	readyPath    string
-	metricsPath  string // what the scrapers and the latency phase ask for
-	scrape       bool   // scraped every second, as Prometheus would
-	latency      bool   // measured in the latency phase
+	readyPath   string
+	metricsPath string // what the scrapers and the latency phase ask for
+	scrape      bool   // scraped every second, as Prometheus would
+	latency     bool   // measured in the latency phase
+	// histogram: the target serves trainwatch_http_request_duration_seconds
+	// and /api/v1/snapshot (trainwatch), for server-side latencies.
+	histogram    bool
 	readyTimeout time.Duration
 	stopGrace    time.Duration
 }

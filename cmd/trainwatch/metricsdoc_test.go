@@ -24,7 +24,7 @@ import (
 // them on the fixture tree), and so are amdgpu and remote write (not in a
 // demo agent).
 func demoSources() []string {
-	return []string{"gpu (NVML)", "process", "jobs", "runs", "push", "runner", "self", "tsdb", "alerting", "demo"}
+	return []string{"gpu (NVML)", "process", "jobs", "runs", "push", "runner", "self", "http", "tsdb", "alerting", "demo"}
 }
 
 // TestMetricsDocMatchesDemoAgent checks docs/metrics.md against a live

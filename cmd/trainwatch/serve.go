@@ -370,6 +370,9 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, onListen
 		extra = append(extra, am.Collector())
 		routes = append(routes, web.Route{Pattern: "/-/reload", Handler: am.ReloadHandler(), Writes: true})
 	}
+	// The web server's request durations are served like any collector's.
+	requests := web.NewRequestMetrics()
+	extra = append(extra, requests)
 	runner, scanner, release, err := buildRunner(cfg, true, logger, extra...)
 	defer release()
 	if err != nil {
@@ -393,9 +396,10 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, onListen
 		WebConfigFile:       cfg.Web.ConfigFile,
 		MaxRequestsInFlight: cfg.Web.MaxRequestsInFlight,
 		MaxBodyBytes:        int64(cfg.Web.MaxBodyBytes),
+		Requests:            requests,
 	}
 	if gw != nil {
-		opts.Extra = func() ([]*collector.Family, uint64) { return gw.Families(), gw.Generation() }
+		opts.Extra = gw.FamiliesGeneration
 	}
 	if api != nil {
 		opts.API = api

@@ -339,3 +339,54 @@ func TestDemoIsMarkedEverywhere(t *testing.T) {
 		t.Errorf("demo run: %s", run)
 	}
 }
+
+// TestServeRequestDurationHistogram: the agent's own request durations are
+// on /metrics, with history and without (the two ways serve builds its
+// collectors), once a tick has passed after the requests.
+func TestServeRequestDurationHistogram(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		noHistory bool
+	}{
+		{"history", false},
+		{"no-history", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := config.Default()
+			cfg.Interval = model.Duration(200 * time.Millisecond)
+			cfg.Storage.Disable = tc.noHistory
+			base := startAgent(t, cfg)
+			get(t, base+"/-/healthy", nil)
+			var count uint64
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				_, body := get(t, base+"/metrics", nil)
+				mf := parseFamilies(t, body)["trainwatch_http_request_duration_seconds"]
+				count = 0
+				healthy := false
+				for _, m := range mf.GetMetric() {
+					labels := map[string]string{}
+					for _, lp := range m.GetLabel() {
+						labels[lp.GetName()] = lp.GetValue()
+					}
+					switch {
+					case labels["handler"] == "/metrics" && labels["code"] == "200":
+						count = m.GetHistogram().GetSampleCount()
+					case labels["handler"] == "/-/healthy" && labels["code"] == "200":
+						healthy = true
+					}
+				}
+				if count >= 2 && healthy {
+					if mf.GetType().String() != "HISTOGRAM" {
+						t.Errorf("type %s", mf.GetType())
+					}
+					return
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("after 10 s of scrapes: /metrics 200 counted %d times, /-/healthy 200 seen: %v", count, healthy)
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+		})
+	}
+}

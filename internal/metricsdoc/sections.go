@@ -21,6 +21,7 @@ const (
 	srcAlerting    = "alerting"
 	srcRemoteWrite = "remote_write"
 	srcDemo        = "demo"
+	srcHTTP        = "http"
 )
 
 // sections orders the reference. Every source must be in one; Gather
@@ -39,7 +40,7 @@ var sections = []section{
 	{"Training jobs", []string{srcJobs}},
 	{"Training runs", []string{srcRuns}},
 	{"Push receiver", []string{srcPush}},
-	{"Agent self-metrics", []string{srcRunner, srcSelf, srcTSDB, srcAlerting, srcRemoteWrite, srcDemo}},
+	{"Agent self-metrics", []string{srcRunner, srcSelf, srcHTTP, srcTSDB, srcAlerting, srcRemoteWrite, srcDemo}},
 }
 
 // unknownRank sorts sources without a section last.

@@ -30,6 +30,7 @@ import (
 	"github.com/trainwatch/trainwatch/internal/remotewrite"
 	"github.com/trainwatch/trainwatch/internal/runs"
 	"github.com/trainwatch/trainwatch/internal/store"
+	"github.com/trainwatch/trainwatch/internal/web"
 	rulepack "github.com/trainwatch/trainwatch/rules"
 )
 
@@ -69,6 +70,7 @@ func sources() []source {
 		{"runs, push, tsdb, alerting", func(ctx context.Context, g *gatherer) ([]sourcedFamily, error) { return g.history(ctx) }},
 		{"remote_write", func(ctx context.Context, g *gatherer) ([]sourcedFamily, error) { return g.remoteWrite(ctx) }},
 		{"runner and self", func(ctx context.Context, g *gatherer) ([]sourcedFamily, error) { return g.self(ctx) }},
+		{"http", func(ctx context.Context, g *gatherer) ([]sourcedFamily, error) { return g.http(ctx) }},
 	}
 }
 
@@ -351,3 +353,26 @@ type emptyCollector struct{}
 
 func (emptyCollector) Name() string                                      { return "docs" }
 func (emptyCollector) Collect(context.Context, *collector.Emitter) error { return nil }
+
+// http serves one request through the agent's HTTP handler, for the
+// request duration histogram.
+func (g *gatherer) http(ctx context.Context) ([]sourcedFamily, error) {
+	rm := web.NewRequestMetrics()
+	srv := web.New(noState{}, web.Options{Requests: rm})
+	rec := httptest.NewRecorder()
+	srv.ServeHTTP(rec, httptest.NewRequestWithContext(ctx, http.MethodGet, "/-/healthy", nil))
+	if rec.Code != http.StatusOK {
+		return nil, fmt.Errorf("http: GET /-/healthy answered %d", rec.Code)
+	}
+	fams, err := collectOnce(ctx, rm)
+	if err != nil {
+		return nil, err
+	}
+	return tag(srcHTTP, fams), nil
+}
+
+// noState is an agent that has not collected yet.
+type noState struct{}
+
+func (noState) Latest() *agent.State { return nil }
+func (noState) Ready() bool          { return false }

@@ -60,6 +60,10 @@ type Options struct {
 	// MaxBodyBytes bounds the body of a request to a route without a limit
 	// of its own (413 beyond). Default DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// Requests, when set, records every request the server answers in
+	// trainwatch_http_request_duration_seconds; run it as a collector so
+	// that /metrics serves it.
+	Requests *RequestMetrics
 }
 
 // Defaults of Options.
@@ -90,6 +94,9 @@ type Server struct {
 	mux      *http.ServeMux
 	inflight chan struct{}
 	csrf     *http.CrossOriginProtection
+	// routes are the request statistics of each pattern (nil values
+	// without Options.Requests); written by New only.
+	routes map[string]*handlerStats
 
 	mergedMu  sync.Mutex
 	merged    mergedCache
@@ -136,7 +143,8 @@ func New(src Source, opts Options) *Server {
 		opts.MaxBodyBytes = DefaultMaxBodyBytes
 	}
 	s := &Server{src: src, opts: opts, mux: http.NewServeMux(), mergedEnc: exposition.NewEncoder(nil),
-		inflight: make(chan struct{}, opts.MaxRequestsInFlight), csrf: http.NewCrossOriginProtection()}
+		inflight: make(chan struct{}, opts.MaxRequestsInFlight), csrf: http.NewCrossOriginProtection(),
+		routes: make(map[string]*handlerStats)}
 	s.handle(Route{Pattern: "/metrics", Handler: getOnly(s.metrics)})
 	s.handle(Route{Pattern: "/-/healthy", Handler: getOnly(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -175,10 +183,16 @@ func New(src Source, opts Options) *Server {
 }
 
 // handle registers a route behind its body limit and, for writes, the
-// write check. The Origin header is removed before the handler runs, so
-// that no handler (Prometheus' API, the fleet forwarder) answers with CORS
-// headers: the agent serves no other origin.
+// write check, and marks its requests with the route's statistics. The
+// Origin header is removed before the handler runs, so that no handler
+// (Prometheus' API, the fleet forwarder) answers with CORS headers: the
+// agent serves no other origin.
 func (s *Server) handle(r Route) {
+	var stats *handlerStats
+	if s.opts.Requests != nil {
+		stats = s.opts.Requests.handler(r.Pattern)
+	}
+	s.routes[r.Pattern] = stats
 	h := r.Handler
 	limit := r.MaxBodyBytes
 	if limit == 0 {
@@ -190,6 +204,9 @@ func (s *Server) handle(r Route) {
 	}
 	writes := r.Writes
 	s.mux.Handle(r.Pattern, http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if sw, ok := w.(*statusWriter); ok {
+			sw.route = stats
+		}
 		if writes {
 			if msg := s.writeRefusal(req); msg != "" {
 				writeJSONError(w, http.StatusForbidden, "forbidden", msg)
@@ -212,8 +229,31 @@ func (s *Server) handle(r Route) {
 }
 
 // ServeHTTP implements http.Handler: security headers, the bound on
-// requests in flight and the cross-origin check, then the routes.
+// requests in flight and the cross-origin check, then the routes; with
+// Options.Requests, the time until it returns is recorded. A handler that
+// panics is not recorded.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	m := s.opts.Requests
+	if m == nil {
+		s.serve(w, r)
+		return
+	}
+	sw := m.begin(w)
+	s.serve(sw, r)
+	m.end(sw)
+}
+
+// refused marks a request refused before routing (429, cross-origin) with
+// the statistics of the route it asked for.
+func (s *Server) refused(w http.ResponseWriter, r *http.Request) {
+	if sw, ok := w.(*statusWriter); ok {
+		_, pattern := s.mux.Handler(r)
+		sw.route = s.routes[pattern]
+	}
+}
+
+// serve is ServeHTTP without the recording.
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	// A header the web configuration file set (http_server_config.headers)
 	// is kept.
@@ -228,6 +268,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		case s.inflight <- struct{}{}:
 			defer func() { <-s.inflight }()
 		default:
+			s.refused(w, r)
 			h.Set("Retry-After", "1")
 			writeJSONError(w, http.StatusTooManyRequests, "unavailable", fmt.Sprintf(
 				"too many requests in flight: the agent serves at most %d at once (web.max_requests_in_flight); retry in a second", cap(s.inflight)))
@@ -235,6 +276,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if err := s.csrf.Check(r); err != nil {
+		s.refused(w, r)
 		writeJSONError(w, http.StatusForbidden, "forbidden",
 			"cross-origin request refused: a web page of another site may not send "+r.Method+" requests to this agent ("+err.Error()+")")
 		return

@@ -147,7 +147,10 @@ type Telemetry struct {
 	evDone int64
 }
 
-var _ mockgpu.Telemetry = (*Telemetry)(nil)
+var (
+	_ mockgpu.Telemetry  = (*Telemetry)(nil)
+	_ mockgpu.EventPacer = (*Telemetry)(nil)
+)
 
 // New returns a simulated server whose workload starts at start; the same
 // seed and start always give the same readings. Readings for times before
@@ -236,6 +239,11 @@ func (t *Telemetry) Events(now time.Time) []mockgpu.Event {
 	t.evDone = k
 	return out
 }
+
+// EventInterval implements mockgpu.EventPacer: XIDs are raised on whole
+// seconds of the simulation, so the event set looks for them once a second
+// (NVML's own Wait blocks until an event or its timeout).
+func (t *Telemetry) EventInterval() time.Duration { return time.Second }
 
 // XIDTime returns when the n-th XID (n ≥ 0) is raised, on which GPU, and
 // which XID, so tests and demos can predict them.

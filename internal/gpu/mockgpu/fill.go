@@ -75,7 +75,8 @@ const supportedEvents = nvml.EventTypeSingleBitEccError | nvml.EventTypeDoubleBi
 //
 // On the server it sets EventSetCreate (an event set whose Wait hands out
 // t.Events(now()) one per call to the devices that registered for XID
-// events, else waits up to 20 ms and returns ERROR_TIMEOUT), the GPM calls
+// events, else waits up to DefaultEventPoll, or the EventPacer's interval,
+// bounded by the timeout, and returns ERROR_TIMEOUT), the GPM calls
 // (samples record the State at their time; GpmMetricsGet answers from the
 // later sample), and ErrorString. MIG: when a device's MIG mode is on,
 // GetMaxMigDeviceCount and GetMigDeviceHandleByIndex answer from the GPU
@@ -729,6 +730,10 @@ func (f *filler) newEventSet() *mock.EventSet {
 		freed  bool
 		waitMu sync.Mutex // one Wait at a time, like NVML
 	)
+	poll := DefaultEventPoll
+	if p, ok := f.t.(EventPacer); ok && p.EventInterval() > 0 {
+		poll = p.EventInterval()
+	}
 	set := &mock.EventSet{}
 	set.FreeFunc = func() nvml.Return {
 		mu.Lock()
@@ -767,7 +772,7 @@ func (f *filler) newEventSet() *mock.EventSet {
 				EventData: ev.XID, GpuInstanceId: math.MaxUint32, ComputeInstanceId: math.MaxUint32}, nvml.SUCCESS
 		}
 		mu.Unlock()
-		time.Sleep(min(time.Duration(timeoutMs)*time.Millisecond, 20*time.Millisecond))
+		time.Sleep(min(time.Duration(timeoutMs)*time.Millisecond, poll))
 		return nvml.EventData{}, nvml.ERROR_TIMEOUT
 	}
 	return set

@@ -274,3 +274,53 @@ func TestResetCallsKeepsBehaviour(t *testing.T) {
 		t.Fatalf("server after reset: %d %v", n, ret)
 	}
 }
+
+// pacedStatic is Static whose events appear at a known interval.
+type pacedStatic struct {
+	*Static
+	every time.Duration
+}
+
+func (p pacedStatic) EventInterval() time.Duration { return p.every }
+
+// TestEventsPaced: an EventPacer's Wait without an event blocks for the
+// pacer's interval (bounded by the timeout) rather than DefaultEventPoll,
+// so that an idle event reader wakes that rarely, and an event is still
+// handed out at once.
+func TestEventsPaced(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		every     time.Duration
+		timeoutMs uint32
+		least     time.Duration
+		most      time.Duration
+	}{
+		{"pacer interval", 300 * time.Millisecond, 1000, 290 * time.Millisecond, 900 * time.Millisecond},
+		{"timeout first", time.Second, 100, 90 * time.Millisecond, 700 * time.Millisecond},
+		{"zero interval: default", 0, 1000, 0, 500 * time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := NewServer("h200", pacedStatic{NewStatic(), tc.every}, fixed)
+			set, _ := srv.EventSetCreate()
+			for _, d := range srv.Devices {
+				if ret := d.RegisterEvents(nvml.EventTypeXidCriticalError, set); ret != nvml.SUCCESS {
+					t.Fatal(ret)
+				}
+			}
+			start := time.Now()
+			if data, ret := set.Wait(tc.timeoutMs); ret != nvml.SUCCESS || data.EventData != 79 {
+				t.Fatalf("event %+v %v", data, ret)
+			}
+			if el := time.Since(start); el > 200*time.Millisecond {
+				t.Errorf("a pending event took %s", el)
+			}
+			start = time.Now()
+			if _, ret := set.Wait(tc.timeoutMs); ret != nvml.ERROR_TIMEOUT {
+				t.Fatalf("second wait: %v", ret)
+			}
+			if el := time.Since(start); el < tc.least || el > tc.most {
+				t.Errorf("an empty wait took %s; want %s to %s", el, tc.least, tc.most)
+			}
+		})
+	}
+}

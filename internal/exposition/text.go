@@ -4,7 +4,6 @@ import (
 	"math"
 	"sort"
 	"strconv"
-	"strings"
 
 	"github.com/trainwatch/trainwatch/internal/collector"
 )
@@ -134,7 +133,7 @@ func appendLabels(buf []byte, d *collector.Desc, order []int, s *collector.Sampl
 // appendEscaped escapes a HELP text (backslash, newline) or a label value
 // (also the double quote).
 func appendEscaped(buf []byte, s string, quote bool) []byte {
-	if !strings.ContainsAny(s, "\\\n\"") {
+	if !needsEscape(s) {
 		return append(buf, s...)
 	}
 	for i := 0; i < len(s); i++ {
@@ -150,6 +149,18 @@ func appendEscaped(buf []byte, s string, quote bool) []byte {
 		}
 	}
 	return buf
+}
+
+// needsEscape reports whether s holds a backslash, a newline or a double
+// quote. A plain loop: strings.ContainsAny builds a character set on every
+// call, which was a tenth of the encoding's time for short label values.
+func needsEscape(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c == '\\' || c == '\n' || c == '"' {
+			return true
+		}
+	}
+	return false
 }
 
 func appendFloat(buf []byte, f float64) []byte {

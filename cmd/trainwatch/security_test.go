@@ -144,7 +144,7 @@ func securityCases() []securityCase {
 		{endpoint: "`POST /api/v1/runs/{run}/finish`", input: "`status` neither finished nor failed", method: "POST", path: "/api/v1/runs/r1/finish", body: `{"status": "done"}`, want: 400, says: `status \"done\"`},
 		{endpoint: "`POST /api/v1/runs/{run}/finish`", input: "an unknown run", method: "POST", path: "/api/v1/runs/nope/finish", body: `{}`, want: 404, says: `no run \"nope\"`},
 		{endpoint: "`POST /api/v1/runs/{run}/finish`", input: "from another machine", method: "POST", path: "/api/v1/runs/r1/finish", body: `{}`, remote: true, want: 403, says: "until authentication is configured"},
-		{endpoint: "`/api/v1/runs`", input: "`DELETE`", method: "DELETE", path: "/api/v1/runs", want: 404, says: "page not found"},
+		{endpoint: "`/api/v1/runs`", input: "`DELETE`", method: "DELETE", path: "/api/v1/runs", want: 405, says: "takes GET, HEAD, POST"},
 
 		// Pushes.
 		{endpoint: "`/metrics/job/...`", input: "`GET`", method: "GET", path: "/metrics/job/j", want: 405, says: "method GET is not allowed"},
@@ -165,12 +165,12 @@ func securityCases() []securityCase {
 		{endpoint: "`/metrics/job/...`", input: "`%2F` in the path", method: "PUT", path: "/metrics/job/a%2Fb", body: "m 1\n", want: 400, says: "contains %2F"},
 		{endpoint: "`/metrics/job/...`", input: "a `DELETE` with a body", method: "DELETE", path: "/metrics/job/j", body: "m 1\n", want: 400, says: "must have an empty body"},
 		{endpoint: "`/metrics/job/...`", input: "`PUT` from another machine", method: "PUT", path: "/metrics/job/j", header: text, body: "m 1\n", remote: true, want: 403, says: "until authentication is configured"},
-		{endpoint: "`/api/v1/push/groups`", input: "`POST`", method: "POST", path: "/api/v1/push/groups", want: 404, says: "page not found"},
+		{endpoint: "`/api/v1/push/groups`", input: "`POST`", method: "POST", path: "/api/v1/push/groups", want: 405, says: "takes GET, HEAD"},
 
 		// The dashboard.
 		{endpoint: "`/` (dashboard files)", input: "`POST`", method: "POST", path: "/", want: 405, says: "read-only"},
-		{endpoint: "`/api/ui/config`", input: "`POST`", method: "POST", path: "/api/ui/config", want: 405, says: "read-only (GET)"},
-		{endpoint: "`/api/ui/events`", input: "`POST`", method: "POST", path: "/api/ui/events", want: 405, says: "read-only (GET)"},
+		{endpoint: "`/api/ui/config`", input: "`POST`", method: "POST", path: "/api/ui/config", want: 405, says: "takes GET, HEAD"},
+		{endpoint: "`/api/ui/events`", input: "`POST`", method: "POST", path: "/api/ui/events", want: 405, says: "takes GET, HEAD"},
 		{endpoint: "`/api/ui/fleet/api/v1/...`", input: "a query without `ui.fleet.url`", method: "POST", path: "/api/ui/fleet/api/v1/query", header: form, body: "query=up", want: 404, says: "no fleet server is configured"},
 
 		// Profiling.

@@ -78,6 +78,7 @@ func TestRequestDurationHistogram(t *testing.T) {
 				<-hold
 			})},
 			{Pattern: "POST /write", Writes: true, Handler: http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})},
+			{Pattern: "GET /files/", Handler: http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})},
 		},
 	}))
 	defer srv.Close()
@@ -114,7 +115,11 @@ func TestRequestDurationHistogram(t *testing.T) {
 		{"health", http.MethodGet, "/-/healthy", nil, 1, http.StatusOK, "/-/healthy 200"},
 		{"api without history", http.MethodGet, "/api/v1/query", nil, 1, http.StatusNotFound, "/api/v1/ 404"},
 		{"no route", http.MethodGet, "/nowhere", nil, 2, http.StatusNotFound, "unmatched 404"},
-		{"wrong method", http.MethodGet, "/write", nil, 1, http.StatusMethodNotAllowed, "unmatched 405"},
+		// A path served for other methods only answers 405 from the
+		// server's fallback for that path; under a subtree pattern, from
+		// the ServeMux itself.
+		{"wrong method", http.MethodGet, "/write", nil, 1, http.StatusMethodNotAllowed, "/write 405"},
+		{"wrong method in a subtree", http.MethodPost, "/files/a", nil, 1, http.StatusMethodNotAllowed, "unmatched 405"},
 		{"slow", http.MethodGet, "/slow", nil, 1, http.StatusAccepted, "GET /slow 202"},
 		{"cross-origin", http.MethodPost, "/write", crossSite, 1, http.StatusForbidden, "POST /write 403"},
 	} {
@@ -145,6 +150,7 @@ func TestRequestDurationHistogram(t *testing.T) {
 		"/api/v1/ 404":    1,
 		"unmatched 404":   2,
 		"unmatched 405":   1,
+		"/write 405":      1,
 		"GET /slow 202":   1,
 		"POST /write 403": 1,
 		"GET /hold 200":   1,

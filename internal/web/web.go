@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/pprof"
+	"slices"
 	"strings"
 	"sync"
 
@@ -179,7 +180,47 @@ func New(src Source, opts Options) *Server {
 			s.handle(Route{Pattern: p, Handler: h, Writes: true})
 		}
 	}
+	s.methodFallbacks()
 	return s
+}
+
+// methodFallbacks registers, for every path served only by method-bound
+// patterns ("GET /api/v1/runs"), the path alone, answering 405 with the
+// Allow header. Without it a request with another method (DELETE
+// /api/v1/runs) fell through to a catch-all such as the Prometheus API
+// under /api/v1/ and got its 404 "not found", which hides that the path
+// exists and tells nothing of the methods it takes.
+func (s *Server) methodFallbacks() {
+	allow := map[string][]string{}
+	var paths []string
+	for pattern := range s.routes {
+		method, path, ok := strings.Cut(pattern, " ")
+		if !ok || method == "" || strings.ToUpper(method) != method || strings.HasSuffix(path, "/") {
+			continue // no method, or a subtree, whose 405 ServeMux gives
+		}
+		if _, ok := s.routes[path]; ok {
+			continue // the path has a handler for every method already
+		}
+		if len(allow[path]) == 0 {
+			paths = append(paths, path)
+		}
+		allow[path] = append(allow[path], method)
+		if method == http.MethodGet {
+			allow[path] = append(allow[path], http.MethodHead)
+		}
+	}
+	slices.Sort(paths)
+	for _, path := range paths {
+		methods := allow[path]
+		slices.Sort(methods)
+		methods = slices.Compact(methods)
+		list := strings.Join(methods, ", ")
+		s.handle(Route{Pattern: path, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Allow", list)
+			writeJSONError(w, http.StatusMethodNotAllowed, "bad_data", fmt.Sprintf(
+				"%s %s: this endpoint takes %s", r.Method, r.URL.Path, list))
+		})})
+	}
 }
 
 // handle registers a route behind its body limit and, for writes, the

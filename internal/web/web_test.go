@@ -183,13 +183,18 @@ func BenchmarkEncode(b *testing.B) {
 // TestAPIPathsAnswerJSON: without the Prometheus API (the agent keeps no
 // history), a path under /api/v1/ that no route serves answers a JSON 404
 // in Prometheus' error format, as the API's own router does, and the
-// routes that are there still answer; a write to a read-only endpoint is a
-// JSON 405.
+// routes that are there still answer; a write to a read-only endpoint, or
+// a method a route does not take, is a JSON 405 with the Allow header.
 func TestAPIPathsAnswerJSON(t *testing.T) {
+	ok := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "success"})
+	})
 	srv := httptest.NewServer(New(fixedSource{}, Options{Routes: []Route{
-		{Pattern: "GET /api/v1/push/groups", Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-			writeJSON(w, http.StatusOK, map[string]string{"status": "success"})
-		})},
+		{Pattern: "GET /api/v1/push/groups", Handler: ok},
+		{Pattern: "GET /api/v1/runs", Handler: ok},
+		{Pattern: "POST /api/v1/runs", Handler: ok},
+		{Pattern: "GET /api/v1/runs/{run}", Handler: ok},
+		{Pattern: "POST /api/v1/runs/{run}/log", Handler: ok},
 	}}))
 	defer srv.Close()
 	for _, tc := range []struct {
@@ -197,13 +202,19 @@ func TestAPIPathsAnswerJSON(t *testing.T) {
 		code         int
 		status       string
 		errorType    string
+		allow        string
 	}{
-		{http.MethodGet, "/api/v1/query", http.StatusNotFound, "error", "not_found"},
-		{http.MethodPost, "/api/v1/query_range", http.StatusNotFound, "error", "not_found"},
-		{http.MethodGet, "/api/v1/", http.StatusNotFound, "error", "not_found"},
-		{http.MethodPost, "/api/v1/push/groups", http.StatusNotFound, "error", "not_found"},
-		{http.MethodGet, "/api/v1/push/groups", http.StatusOK, "success", ""},
-		{http.MethodPost, "/api/v1/snapshot", http.StatusMethodNotAllowed, "error", "bad_data"},
+		{http.MethodGet, "/api/v1/query", http.StatusNotFound, "error", "not_found", ""},
+		{http.MethodPost, "/api/v1/query_range", http.StatusNotFound, "error", "not_found", ""},
+		{http.MethodGet, "/api/v1/", http.StatusNotFound, "error", "not_found", ""},
+		{http.MethodPost, "/api/v1/push/groups", http.StatusMethodNotAllowed, "error", "bad_data", "GET, HEAD"},
+		{http.MethodGet, "/api/v1/push/groups", http.StatusOK, "success", "", ""},
+		{http.MethodPost, "/api/v1/snapshot", http.StatusMethodNotAllowed, "error", "bad_data", "GET, HEAD"},
+		{http.MethodDelete, "/api/v1/runs", http.StatusMethodNotAllowed, "error", "bad_data", "GET, HEAD, POST"},
+		{http.MethodPost, "/api/v1/runs", http.StatusOK, "success", "", ""},
+		{http.MethodDelete, "/api/v1/runs/r1", http.StatusMethodNotAllowed, "error", "bad_data", "GET, HEAD"},
+		{http.MethodGet, "/api/v1/runs/r1/log", http.StatusMethodNotAllowed, "error", "bad_data", "POST"},
+		{http.MethodGet, "/api/v1/runs/r1/other", http.StatusNotFound, "error", "not_found", ""},
 	} {
 		req, err := http.NewRequest(tc.method, srv.URL+tc.path, strings.NewReader("x=1"))
 		if err != nil {
@@ -232,6 +243,9 @@ func TestAPIPathsAnswerJSON(t *testing.T) {
 		}
 		if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
 			t.Errorf("%s: Content-Type %q", what, ct)
+		}
+		if got := resp.Header.Get("Allow"); got != tc.allow {
+			t.Errorf("%s: Allow %q; want %q", what, got, tc.allow)
 		}
 	}
 }

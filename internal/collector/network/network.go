@@ -49,6 +49,13 @@ type Config struct {
 	// "<Proto>_<Field>" (--collector.netstat.fields). Empty means
 	// DefaultNetstatFields.
 	NetstatFields string `yaml:"netstat_fields"`
+	// TCPStatInterval is how often tcpstat dumps the sockets over netlink;
+	// in between every tick serves the last counts. A dump costs about
+	// 0.4 µs per socket (45 ms with 100,000 sockets, which distributed
+	// training and data loaders reach) and the states are gauges that
+	// Prometheus scrapes every 15 s at most. Default 5s; 0 means the
+	// default; negative is an error.
+	TCPStatInterval time.Duration `yaml:"tcpstat_interval"`
 	// ArpDeviceInclude keeps only the ARP devices that match
 	// (--collector.arp.device-include).
 	ArpDeviceInclude string `yaml:"arp_device_include"`
@@ -60,6 +67,9 @@ type Config struct {
 	// means time.Now. Tests inject one.
 	Now func() time.Time `yaml:"-"`
 }
+
+// DefaultTCPStatInterval is the default of Config.TCPStatInterval.
+const DefaultTCPStatInterval = 5 * time.Second
 
 // New returns the package's collectors reading under roots: netdev,
 // netclass, netstat, sockstat, softnet, arp, conntrack, udp_queues and
@@ -91,6 +101,14 @@ func New(roots hostfs.Roots, cfg Config) ([]collector.Collector, error) {
 		return nil, fmt.Errorf("network config: netstat_fields %q is not a valid regular expression (RE2 syntax): %w", fields, err)
 	}
 	nohandler := cfg.NetdevNoHandler == nil || *cfg.NetdevNoHandler
+	tcpEvery := cfg.TCPStatInterval
+	switch {
+	case tcpEvery < 0:
+		return nil, fmt.Errorf("network config: tcpstat_interval is %s; it must be positive (for example 5s), or 0 for the default of %s",
+			tcpEvery, DefaultTCPStatInterval)
+	case tcpEvery == 0:
+		tcpEvery = DefaultTCPStatInterval
+	}
 	return []collector.Collector{
 		newNetdev(roots, netdevFilter, nohandler),
 		netclass,
@@ -100,7 +118,7 @@ func New(roots hostfs.Roots, cfg Config) ([]collector.Collector, error) {
 		newArp(roots, arpFilter),
 		newConntrack(roots),
 		newUDPQueues(roots),
-		newTCPStat(roots),
+		newTCPStat(roots, tcpEvery),
 	}, nil
 }
 

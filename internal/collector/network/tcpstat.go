@@ -51,11 +51,14 @@ type tcpstatCollector struct {
 	counts tcpCounts
 	desc   *collector.Desc
 	labels [tcpStates + 2][]string
+	every  time.Duration
 }
 
-func newTCPStat(roots hostfs.Roots) *tcpstatCollector {
+// newTCPStat returns the collector, run every interval (0: every tick).
+func newTCPStat(roots hostfs.Roots, every time.Duration) *tcpstatCollector {
 	c := &tcpstatCollector{
 		roots: roots,
+		every: every,
 		desc:  collector.NewDesc("node_tcp_connection_states", "Number of connection states.", collector.Gauge, "state"),
 	}
 	for i, n := range tcpStateNames {
@@ -67,6 +70,10 @@ func newTCPStat(roots hostfs.Roots) *tcpstatCollector {
 }
 
 func (c *tcpstatCollector) Name() string { return "tcpstat" }
+
+// MinInterval makes the Runner dump the sockets only this often
+// (collector.Scheduled); the ticks in between serve the last counts.
+func (c *tcpstatCollector) MinInterval() time.Duration { return c.every }
 
 func (c *tcpstatCollector) Collect(ctx context.Context, e *collector.Emitter) error {
 	c.roots.Note("netlink:sock_diag")

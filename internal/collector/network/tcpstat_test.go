@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"net"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -179,5 +180,27 @@ func TestTCPStatExpiredDeadline(t *testing.T) {
 	c := newByName(t, fixtureRoots(), Config{}, "tcpstat")
 	if _, err := collector.CollectOnce(ctx, c); err == nil {
 		t.Fatal("no error with an expired deadline")
+	}
+}
+
+// TestTCPStatIntervalConfig: tcpstat is a Scheduled collector, every 5 s by
+// default, and a negative tcpstat_interval is refused with the fix.
+func TestTCPStatIntervalConfig(t *testing.T) {
+	_, err := New(fixtureRoots(), Config{TCPStatInterval: -time.Second})
+	want := "network config: tcpstat_interval is -1s; it must be positive (for example 5s), or 0 for the default of 5s"
+	if err == nil || err.Error() != want {
+		t.Errorf("err = %v\nwant %s", err, want)
+	}
+	for _, tt := range []struct {
+		in, want time.Duration
+	}{{0, 5 * time.Second}, {time.Second, time.Second}, {time.Minute, time.Minute}} {
+		c := newByName(t, fixtureRoots(), Config{TCPStatInterval: tt.in}, "tcpstat")
+		s, ok := c.(collector.Scheduled)
+		if !ok {
+			t.Fatal("tcpstat is not a collector.Scheduled")
+		}
+		if got := s.MinInterval(); got != tt.want {
+			t.Errorf("tcpstat_interval %s: interval %s, want %s", tt.in, got, tt.want)
+		}
 	}
 }

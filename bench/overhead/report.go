@@ -223,40 +223,29 @@ func (r *result) markdown() string {
 	w("## /metrics latency\n\nClosed loop: each client sends its next request when the last one answered. " +
 		"\"server p50 / p99\" is the target's own view of the same requests, from its request duration histogram (trainwatch only; a bucket estimate, see Method).\n\n" +
 		"| target | extra processes | clients | requests | p50 ms | p99 ms | max ms | server p50 / p99 ms | target CPU ms per request | client CPU ms per request |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
-	for _, key := range order() {
-		for _, ph := range r.Phases {
-			for _, t := range ph.Targets {
-				if t.Key != key {
-					continue
-				}
-				for _, l := range t.Latency {
-					if l.WarmupCapped {
-						w("| %s | %d | %d | none: %d concurrent requests took longer than %s | – | – | – | – | – | – |\n", t.Name, ph.Extra, l.Clients, l.Clients, r.Settings["latency_max"])
-						continue
-					}
-					capped := ""
-					if l.Capped {
-						capped = " (time cap)"
-					}
-					if l.Errors > 0 {
-						capped += fmt.Sprintf(", %d errors", l.Errors)
-					}
-					w("| %s | %d | %d | %d%s | %.2f | %.2f | %.2f | %s | %.2f | %.2f |\n", t.Name, ph.Extra, l.Clients, l.Requests, capped, l.P50Ms, l.P99Ms, l.MaxMs, fmtServer(l.Server), l.CPUMsPerR, l.ClientCPUMsPerR)
-				}
+	r.byTarget(func(ph *phaseResult, t *targetResult) {
+		for _, l := range t.Latency {
+			if l.WarmupCapped {
+				w("| %s | %d | %d | none: %d concurrent requests took longer than %s | – | – | – | – | – | – |\n", t.Name, ph.Extra, l.Clients, l.Clients, r.Settings["latency_max"])
+				continue
 			}
+			capped := ""
+			if l.Capped {
+				capped = " (time cap)"
+			}
+			if l.Errors > 0 {
+				capped += fmt.Sprintf(", %d errors", l.Errors)
+			}
+			w("| %s | %d | %d | %d%s | %.2f | %.2f | %.2f | %s | %.2f | %.2f |\n", t.Name, ph.Extra, l.Clients, l.Requests, capped, l.P50Ms, l.P99Ms, l.MaxMs, fmtServer(l.Server), l.CPUMsPerR, l.ClientCPUMsPerR)
 		}
-	}
+	})
 	w("\n| target | extra processes | scrapes at 1/s | p50 ms | p99 ms | samples | body bytes (gzip on the wire) |\n|---|---:|---:|---:|---:|---:|---:|\n")
-	for _, key := range order() {
-		for _, ph := range r.Phases {
-			for _, t := range ph.Targets {
-				if t.Key != key || t.Scrapes == 0 || t.Body == nil {
-					continue
-				}
-				w("| %s | %d | %d | %.2f | %.2f | %d | %d (%d) |\n", t.Name, ph.Extra, t.Scrapes, t.ScrapeP50Ms, t.ScrapeP99Ms, t.Body.Samples, t.Body.BodyBytes, t.Body.WireBytes)
-			}
+	r.byTarget(func(ph *phaseResult, t *targetResult) {
+		if t.Scrapes == 0 || t.Body == nil {
+			return
 		}
-	}
+		w("| %s | %d | %d | %.2f | %.2f | %d | %d (%d) |\n", t.Name, ph.Extra, t.Scrapes, t.ScrapeP50Ms, t.ScrapeP99Ms, t.Body.Samples, t.Body.BodyBytes, t.Body.WireBytes)
+	})
 	w("\n")
 	r.openLoop(&b)
 	w(methodNotes)
@@ -264,6 +253,21 @@ func (r *result) markdown() string {
 		w("- This run used -sequential: each target was started and measured alone, in its own window.\n")
 	}
 	return b.String()
+}
+
+// byTarget calls fn for every measured target, grouped by target in the
+// report's order and by phase within a target.
+func (r *result) byTarget(fn func(ph *phaseResult, t *targetResult)) {
+	for _, key := range order() {
+		for i := range r.Phases {
+			ph := &r.Phases[i]
+			for j := range ph.Targets {
+				if t := &ph.Targets[j]; t.Key == key {
+					fn(ph, t)
+				}
+			}
+		}
+	}
 }
 
 // openLoop writes the open-loop table, when the run had that phase.
@@ -281,24 +285,17 @@ func (r *result) openLoop(b *strings.Builder) {
 	w("## /metrics latency, open loop\n\nEach scraper requests /metrics once per interval at its own random phase, whether or not the others have been answered, " +
 		"as that many Prometheus servers would; a request unanswered within the interval is an error.\n\n" +
 		"| target | extra processes | scrapers | window s | requests | errors | p50 ms | p99 ms | max ms | server p50 / p99 ms |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
-	for _, key := range order() {
-		for _, ph := range r.Phases {
-			for _, t := range ph.Targets {
-				if t.Key != key {
-					continue
-				}
-				for _, l := range t.OpenLoop {
-					if l.Skipped != "" {
-						w("| %s | %d | %d at %s s | – | skipped: %s | – | – | – | – | – |\n", t.Name, ph.Extra, l.Scrapers,
-							strconv.FormatFloat(l.IntervalS, 'f', -1, 64), l.Skipped)
-						continue
-					}
-					w("| %s | %d | %d at %s s | %.0f | %d | %d | %.2f | %.2f | %.2f | %s |\n", t.Name, ph.Extra, l.Scrapers,
-						strconv.FormatFloat(l.IntervalS, 'f', -1, 64), l.WindowS, l.Requests, l.Errors, l.P50Ms, l.P99Ms, l.MaxMs, fmtServer(l.Server))
-				}
+	r.byTarget(func(ph *phaseResult, t *targetResult) {
+		for _, l := range t.OpenLoop {
+			if l.Skipped != "" {
+				w("| %s | %d | %d at %s s | – | skipped: %s | – | – | – | – | – |\n", t.Name, ph.Extra, l.Scrapers,
+					strconv.FormatFloat(l.IntervalS, 'f', -1, 64), l.Skipped)
+				continue
 			}
+			w("| %s | %d | %d at %s s | %.0f | %d | %d | %.2f | %.2f | %.2f | %s |\n", t.Name, ph.Extra, l.Scrapers,
+				strconv.FormatFloat(l.IntervalS, 'f', -1, 64), l.WindowS, l.Requests, l.Errors, l.P50Ms, l.P99Ms, l.MaxMs, fmtServer(l.Server))
 		}
-	}
+	})
 	w("\n")
 }
 

@@ -29,7 +29,7 @@ const (
 
 // order is the row order of the tables.
 func order() []string {
-	return []string{"tw-demo", "tw", "tw-1h", "tw-collect", "node", "process", nodePlusProcessID, "netdata", "floor-1s", "floor-sched"}
+	return []string{"tw-demo", "tw-demo-idle", "tw", "tw-1h", "tw-collect", "node", "process", nodePlusProcessID, "netdata", "floor-1s", "floor-sched"}
 }
 
 // withSum returns the phase's targets plus a node+process row when both ran.
@@ -330,6 +330,9 @@ func (r *result) budgets(b *strings.Builder) {
 	}
 	if t := r.target(bp, "tw-demo"); t != nil {
 		extra := ""
+		if u := r.target(bp, "tw-demo-idle"); u != nil {
+			extra += fmt.Sprintf("; --demo not scraped (history and rules on) %.2f %%", u.CorePct)
+		}
 		if u := r.target(bp, "tw"); u != nil {
 			extra += fmt.Sprintf("; without --demo %.2f %%", u.CorePct)
 		}

@@ -206,7 +206,12 @@ func specs(o options, b bins) ([]*targetSpec, map[string]string) {
 	twPlain := tw("tw", "trainwatch serve")
 	twCollect := tw("tw-collect", "trainwatch serve --no-history, not scraped", "--no-history")
 	twCollect.scrape, twCollect.latency = false, false
-	out := []*targetSpec{twDemo, twPlain, twCollect}
+	// The agent as most run it: history and rules on, nobody scraping it
+	// every second (a central Prometheus scrapes every 15 s or takes its
+	// remote write; the dashboard is closed).
+	twIdle := tw("tw-demo-idle", "trainwatch serve --demo, not scraped", "--demo")
+	twIdle.scrape, twIdle.latency = false, false
+	out := []*targetSpec{twDemo, twIdle, twPlain, twCollect}
 	if o.HistoryFill > 0 {
 		tw1h := tw("tw-1h", "trainwatch serve --demo, "+fmtDuration(o.HistoryFill)+" of history", "--demo")
 		tw1h.latency = false

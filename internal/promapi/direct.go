@@ -88,16 +88,7 @@ func Eval(ctx context.Context, q storage.Queryable, expr string, r Range) (json.
 	if err := checkSubqueries(p, expr, span); err != nil {
 		return nil, &QueryError{Type: "bad_data", Err: err}
 	}
-	engine := promql.NewEngine(promql.EngineOpts{
-		MaxSamples:           DefaultMaxSamples,
-		Timeout:              DefaultTimeout,
-		LookbackDelta:        DefaultLookbackDelta,
-		EnableAtModifier:     true,
-		EnableNegativeOffset: true,
-		Parser:               p,
-		// Subqueries without a step ([1h:]) need it.
-		NoStepSubqueryIntervalFn: noStepSubqueryInterval,
-	})
+	engine := NewEngine(EngineOptions{Parser: p})
 	var (
 		qry promql.Query
 		err error

@@ -134,17 +134,8 @@ func New(o Options) (*API, error) {
 		o.Flags = map[string]string{} // Prometheus answers an object, never null
 	}
 	p := parser.NewParser(parser.Options{})
-	engine := promql.NewEngine(promql.EngineOpts{
-		Logger:               o.Logger.With("component", "query engine"),
-		MaxSamples:           o.MaxSamples,
-		Timeout:              o.Timeout,
-		LookbackDelta:        o.LookbackDelta,
-		EnableAtModifier:     true,
-		EnableNegativeOffset: true,
-		Parser:               p,
-		// Subqueries without a step ([1h:]) need it.
-		NoStepSubqueryIntervalFn: noStepSubqueryInterval,
-	})
+	engine := NewEngine(EngineOptions{Logger: o.Logger.With("component", "query engine"), Parser: p,
+		MaxSamples: o.MaxSamples, Timeout: o.Timeout, LookbackDelta: o.LookbackDelta})
 	a := &API{
 		opts:    o,
 		engine:  engine,
@@ -363,6 +354,50 @@ func (a *API) checkQuery(r *http.Request) error {
 		return nil
 	}
 	return checkSubqueries(a.parser, r.FormValue("query"), span)
+}
+
+// EngineOptions are the settings of NewEngine; zero values take the API's
+// defaults (DefaultMaxSamples, DefaultTimeout, DefaultLookbackDelta, a new
+// parser, no logging).
+type EngineOptions struct {
+	Logger        *slog.Logger
+	Parser        parser.Parser
+	MaxSamples    int
+	Timeout       time.Duration
+	LookbackDelta time.Duration
+}
+
+// NewEngine returns a PromQL engine with the agent's settings: @ and
+// negative offsets allowed, and a subquery without a step ([1h:]) evaluated
+// every defaultSubqueryStep (without that function the engine fails such
+// subqueries). The API, `trainwatch query --data-dir` and `trainwatch rules
+// test` all evaluate through it, so that a query means the same in each.
+func NewEngine(o EngineOptions) *promql.Engine {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Parser == nil {
+		o.Parser = parser.NewParser(parser.Options{})
+	}
+	if o.MaxSamples <= 0 {
+		o.MaxSamples = DefaultMaxSamples
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = DefaultTimeout
+	}
+	if o.LookbackDelta <= 0 {
+		o.LookbackDelta = DefaultLookbackDelta
+	}
+	return promql.NewEngine(promql.EngineOpts{
+		Logger:                   o.Logger,
+		MaxSamples:               o.MaxSamples,
+		Timeout:                  o.Timeout,
+		LookbackDelta:            o.LookbackDelta,
+		EnableAtModifier:         true,
+		EnableNegativeOffset:     true,
+		Parser:                   o.Parser,
+		NoStepSubqueryIntervalFn: noStepSubqueryInterval,
+	})
 }
 
 // writeError writes Prometheus' error envelope.

@@ -18,14 +18,8 @@ import (
 	"github.com/prometheus/prometheus/rules"
 	"github.com/prometheus/prometheus/storage"
 	"github.com/prometheus/prometheus/tsdb"
-)
 
-// The agent's query engine settings (internal/promapi), so that rules are
-// evaluated here as the agent evaluates them.
-const (
-	lookbackDelta = 5 * time.Minute
-	maxSamples    = 50_000_000
-	queryTimeout  = 2 * time.Minute
+	"github.com/trainwatch/trainwatch/internal/promapi"
 )
 
 // Storage is a TSDB in a temporary directory that holds the series rules
@@ -114,18 +108,9 @@ func NewEvaluator(q Queryable, opts EvalOptions, files ...string) (*Evaluator, e
 	}
 	logger := slog.New(slog.DiscardHandler)
 	p := parser.NewParser(parser.Options{})
-	engine := promql.NewEngine(promql.EngineOpts{
-		Logger:               logger,
-		MaxSamples:           maxSamples,
-		Timeout:              queryTimeout,
-		LookbackDelta:        lookbackDelta,
-		EnableAtModifier:     true,
-		EnableNegativeOffset: true,
-		Parser:               p,
-		// A subquery without a step ([1h:]) takes 1m, as in promtool;
-		// without a function the engine fails such subqueries.
-		NoStepSubqueryIntervalFn: func(int64) int64 { return time.Minute.Milliseconds() },
-	})
+	// The agent's engine settings, so that rules are evaluated here as the
+	// agent evaluates them.
+	engine := promapi.NewEngine(promapi.EngineOptions{Logger: logger, Parser: p})
 	var loader rules.GroupLoader = fileLoader{p: p, logger: logger}
 	if opts.FS != nil {
 		loader = fsLoader{fsys: opts.FS, p: p, logger: logger}

@@ -86,17 +86,7 @@ func (p *process) remember(tree []procStat) {
 }
 
 // logTail returns the last lines of the target's output, for errors.
-func (p *process) logTail() string {
-	b, err := os.ReadFile(p.logf.Name())
-	if err != nil {
-		return ""
-	}
-	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-	if len(lines) > 8 {
-		lines = lines[len(lines)-8:]
-	}
-	return strings.Join(lines, "\n")
-}
+func (p *process) logTail() string { return machine.LogTail(p.logf.Name(), 8) }
 
 // owner keeps everything the harness started, so that all of it is
 // stopped by PID: at the end of each phase, on errors and on Ctrl-C.

@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
@@ -104,17 +103,7 @@ func (a *agent) exited() bool {
 }
 
 // logTail returns the last lines of the agent's output, for errors.
-func (a *agent) logTail() string {
-	b, err := os.ReadFile(a.logPath)
-	if err != nil {
-		return ""
-	}
-	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-	if len(lines) > 12 {
-		lines = lines[len(lines)-12:]
-	}
-	return strings.Join(lines, "\n")
-}
+func (a *agent) logTail() string { return machine.LogTail(a.logPath, 12) }
 
 // waitReady waits until /-/ready answers 200 (after the first tick).
 func (a *agent) waitReady(ctx context.Context, limit time.Duration) error {

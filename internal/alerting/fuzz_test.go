@@ -3,10 +3,11 @@ package alerting
 import (
 	"errors"
 	"log/slog"
-	"os"
 	"strings"
 	"testing"
 	"testing/fstest"
+
+	"github.com/trainwatch/trainwatch/internal/testenv"
 
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/promql/parser"
@@ -20,16 +21,9 @@ import (
 // ruleslint (trainwatch rules check) refuses exactly the files the agent
 // refuses.
 func FuzzRuleFile(f *testing.F) {
-	for _, p := range []string{
+	testenv.AddSeedFiles(f,
 		"testdata/builtin/gpu.yaml", "testdata/builtin/training.yml", "testdata/bench/rules.yml",
-		"../../rules/trainwatch.rules.yml", "../ruleslint/testdata/corrected.rules.yml",
-	} {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b)
-	}
+		"../../rules/trainwatch.rules.yml", "../ruleslint/testdata/corrected.rules.yml")
 	for _, s := range []string{
 		"groups:\n  - name: a\n    rules:\n      - alert: X\n        expr: sum(\n",
 		"groups:\n  - name: a\n    rules:\n      - alert: X\n        expr: \"up\n",

@@ -4,13 +4,14 @@ import (
 	"bytes"
 	"math"
 	"os"
-	"path/filepath"
 	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/trainwatch/trainwatch/internal/testenv"
 
 	"gopkg.in/yaml.v3"
 )
@@ -129,15 +130,7 @@ func refStat(b []byte) (f statFields, ok bool) {
 // file (strconv, line by line), and parseLimitsNoFile returns only a
 // number that is in the file.
 func FuzzProcFiles(f *testing.F) {
-	files, err := filepath.Glob("testdata/proc/*/*")
-	if err != nil {
-		f.Fatal(err)
-	}
-	for _, p := range files {
-		if b, err := os.ReadFile(p); err == nil {
-			f.Add(b)
-		}
-	}
+	testenv.AddSeedFiles(f, "testdata/proc/*/*")
 	f.Add([]byte("1 (a) b) S 0 1 1 0 -1 4194560 100 0 0 0 10 20 0 0 20 0 1 0 12345 1000 100 18446744073709551615\n"))
 	f.Add([]byte("Max open files            1024                 4096                 files\n"))
 	f.Add([]byte("read_bytes: 1\nwrite_bytes:\t2\nread_bytes: x\n"))

@@ -3,11 +3,11 @@ package procinfo
 import (
 	"bytes"
 	"errors"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/trainwatch/trainwatch/internal/testenv"
 
 	"github.com/trainwatch/trainwatch/internal/hostfs"
 )
@@ -18,18 +18,7 @@ import (
 // plain reading of the line, errors are located, ids are in range, and a
 // cgroup's attribution is well formed.
 func FuzzParsers(f *testing.F) {
-	files, err := filepath.Glob("testdata/proc/*/*")
-	if err != nil {
-		f.Fatal(err)
-	}
-	files = append(files, "testdata/proc/stat")
-	for _, p := range files {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			continue // directories (fd)
-		}
-		f.Add(b)
-	}
+	testenv.AddSeedFiles(f, "testdata/proc/*/*", "testdata/proc/stat")
 	for _, s := range []string{
 		"1 (a) b) S 0 1 1 0 -1 4194560 100 0 0 0 10 20 0 0 20 0 1 0 12345 1000 100 18446744073709551615\n",
 		"Name:\tx\nUid:\t1000\t1000\t1000\t1000\nGid:\t1000\t1000\t1000\t1000\n",

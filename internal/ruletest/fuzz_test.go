@@ -1,28 +1,17 @@
 package ruletest
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/trainwatch/trainwatch/internal/testenv"
 )
 
 // FuzzParse checks Parse on any rule test file: a refusal says so, and an
 // accepted file has its default intervals filled in and start times that
 // are real dates.
 func FuzzParse(f *testing.F) {
-	paths, err := filepath.Glob("testdata/*.yml")
-	if err != nil {
-		f.Fatal(err)
-	}
-	bad, _ := filepath.Glob("testdata/bad/*.yml")
-	for _, p := range append(paths, bad...) {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b)
-	}
+	testenv.AddSeedFiles(f, "testdata/*.yml", "testdata/bad/*.yml")
 	for _, s := range []string{
 		"tests:\n  - start_timestamp: 2026-11-28T12:00:00.5Z\n",
 		"tests:\n  - start_timestamp: -1.5\n",

@@ -1,6 +1,8 @@
 // Package testenv finds the outside programs that tests talk to (promtool,
 // Prometheus, Chromium, tmux, Python). A missing program skips the test
 // locally and fails it under CI=true, where .ci/run must have installed it.
+// It also holds the small helpers tests share: golden files, a locked log
+// buffer, fuzz seed files.
 package testenv
 
 import (

@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/trainwatch/trainwatch/internal/subquery"
+
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/rulefmt"
 	"github.com/prometheus/prometheus/promql/parser"
@@ -96,6 +98,16 @@ func (l groupLoader) Load(identifier string, ignoreUnknownFields bool, scheme mo
 	held := &holdHandler{}
 	rgs, errs := rulefmt.Parse(b, ignoreUnknownFields, scheme, l.parser, slog.New(held))
 	if len(errs) == 0 {
+		// A subquery that would take the engine more steps than
+		// subquery.MaxSteps is refused before any evaluation allocates for
+		// it, as the API refuses it.
+		if serrs := subquery.CheckRuleFile(l.parser, b); len(serrs) > 0 {
+			out := make([]error, len(serrs))
+			for i, e := range serrs {
+				out[i] = &RuleFileError{File: identifier, Line: e.Line, Column: e.Column, Msg: e.Msg(), Err: e}
+			}
+			return nil, out
+		}
 		h := l.logger.With("file", identifier).Handler()
 		for _, r := range held.recs {
 			if h.Enabled(context.Background(), r.Level) {
@@ -118,8 +130,18 @@ func (l groupLoader) Load(identifier string, ignoreUnknownFields bool, scheme mo
 	return nil, out
 }
 
-// Parse parses a rule's expression.
-func (l groupLoader) Parse(query string) (parser.Expr, error) { return l.parser.ParseExpr(query) }
+// Parse parses a rule's expression and refuses one that subquery.Check
+// refuses.
+func (l groupLoader) Parse(query string) (parser.Expr, error) {
+	expr, err := l.parser.ParseExpr(query)
+	if err != nil {
+		return nil, err
+	}
+	if err := subquery.Check(expr, 0); err != nil {
+		return nil, err
+	}
+	return expr, nil
+}
 
 func (l groupLoader) read(identifier string) ([]byte, error) {
 	if name, ok := strings.CutPrefix(identifier, BuiltinPrefix); ok {

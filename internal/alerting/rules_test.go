@@ -73,6 +73,9 @@ func TestLoadRuleFiles(t *testing.T) {
 			wantErrs: []string{filepath.Join(bad, "tmpl.yml") + `: group "a", rule 1, "X": annotation "summary": template: __alert_X:1: unclosed action`}},
 		{name: "duplicate group", files: []string{writeFile(t, bad, "dup.yml", "groups:\n  - name: a\n    rules: []\n  - name: a\n    rules: []\n")},
 			wantErrs: []string{filepath.Join(bad, "dup.yml") + `: groupname: "a" is repeated in the same file`}},
+		{name: "subquery with too many steps", files: []string{writeFile(t, bad, "subquery.yml",
+			"groups:\n  - name: a\n    rules:\n      - record: ok:sq\n        expr: max_over_time(up[1h:])\n      - alert: Huge\n        expr: count_over_time(up[100y:1ms]) > 0\n")},
+			wantErrs: []string{filepath.Join(bad, "subquery.yml") + `:7:15: group "a", rule 2, "Huge": subquery up[100y:1ms] would be evaluated at 3.15e+12 steps, more than the limit of 1000000`}},
 		{name: "every broken file is reported", files: []string{good, filepath.Join(bad, "expr.yml"), filepath.Join(bad, "field.yml")},
 			wantErrs: []string{"expr.yml:5:15", "field.yml:6"}},
 	} {

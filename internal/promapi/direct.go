@@ -14,6 +14,8 @@ import (
 	"github.com/prometheus/prometheus/promql/parser"
 	"github.com/prometheus/prometheus/storage"
 	"github.com/prometheus/prometheus/tsdb"
+
+	"github.com/trainwatch/trainwatch/internal/subquery"
 )
 
 // QueryError is a failed query with Prometheus' error type (bad_data,
@@ -85,7 +87,7 @@ func Eval(ctx context.Context, q storage.Queryable, expr string, r Range) (json.
 	}
 	// The API's bound on subquery steps holds here too: without it, one
 	// query makes the engine allocate more than the machine has.
-	if err := checkSubqueries(p, expr, span); err != nil {
+	if err := subquery.CheckQuery(p, expr, span); err != nil {
 		return nil, &QueryError{Type: "bad_data", Err: err}
 	}
 	engine := NewEngine(EngineOptions{Parser: p})

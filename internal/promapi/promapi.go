@@ -39,6 +39,7 @@ import (
 
 	"github.com/trainwatch/trainwatch/internal/bytesize"
 	"github.com/trainwatch/trainwatch/internal/store"
+	"github.com/trainwatch/trainwatch/internal/subquery"
 )
 
 // Defaults for Options.
@@ -343,7 +344,7 @@ func (w *routerWriter) Flush() {
 func (w *routerWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // checkQuery refuses a query or range query whose subqueries would take
-// too many steps (see checkSubqueries); other requests pass.
+// too many steps (see subquery.Check); other requests pass.
 func (a *API) checkQuery(r *http.Request) error {
 	var span time.Duration
 	switch r.URL.Path {
@@ -353,7 +354,7 @@ func (a *API) checkQuery(r *http.Request) error {
 	default:
 		return nil
 	}
-	return checkSubqueries(a.parser, r.FormValue("query"), span)
+	return subquery.CheckQuery(a.parser, r.FormValue("query"), span)
 }
 
 // EngineOptions are the settings of NewEngine; zero values take the API's
@@ -369,7 +370,7 @@ type EngineOptions struct {
 
 // NewEngine returns a PromQL engine with the agent's settings: @ and
 // negative offsets allowed, and a subquery without a step ([1h:]) evaluated
-// every defaultSubqueryStep (without that function the engine fails such
+// every subquery.DefaultStep (without that function the engine fails such
 // subqueries). The API, `trainwatch query --data-dir` and `trainwatch rules
 // test` all evaluate through it, so that a query means the same in each.
 func NewEngine(o EngineOptions) *promql.Engine {
@@ -396,7 +397,7 @@ func NewEngine(o EngineOptions) *promql.Engine {
 		EnableAtModifier:         true,
 		EnableNegativeOffset:     true,
 		Parser:                   o.Parser,
-		NoStepSubqueryIntervalFn: noStepSubqueryInterval,
+		NoStepSubqueryIntervalFn: subquery.NoStepInterval,
 	})
 }
 

@@ -12,7 +12,7 @@ import (
 
 // TestSubqueries: a subquery without a step evaluates (the engine had no
 // default step and failed it), and one that would take more steps than
-// maxSubquerySteps is refused before the engine allocates for it (the
+// subquery.MaxSteps is refused before the engine allocates for it (the
 // instant query below made the agent allocate terabytes and crash).
 func TestSubqueries(t *testing.T) {
 	st := openStore(t, "")

@@ -30,6 +30,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/trainwatch/trainwatch/internal/subquery"
+
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/rulefmt"
 	"github.com/prometheus/prometheus/promql/parser"
@@ -68,6 +70,9 @@ const (
 	CheckRule = "rule"
 	// CheckSyntax: the expression does not parse.
 	CheckSyntax = "syntax"
+	// CheckSubquery: a subquery would take the engine more steps than the
+	// agent allows (subquery.MaxSteps); the agent refuses the file.
+	CheckSubquery = "subquery"
 	// CheckTemplate: a label or annotation template does not parse.
 	CheckTemplate = "template"
 	// CheckDuplicate: two rules have the same name and labels (promtool's
@@ -496,6 +501,12 @@ func (c *checker) expr(group, rule, label, src string, pos *rulePos) {
 		c.add(Finding{Line: line, Column: col, Severity: Error, Check: CheckSyntax, Group: group, Rule: rule,
 			Message: fmt.Sprintf("%s: could not parse expression: %v", label, p.Err), Expr: src})
 		return
+	}
+	if err := subquery.Check(e, 0); err != nil {
+		// The agent refuses to load the file (see internal/subquery).
+		line, col := c.exprPos(node, src, 0)
+		c.add(Finding{Line: line, Column: col, Severity: Error, Check: CheckSubquery, Group: group, Rule: rule,
+			Message: fmt.Sprintf("%s: %v", label, err), Expr: src})
 	}
 	issues, corrected := lint(c.p, e, c.types)
 	for _, is := range issues {

@@ -47,6 +47,20 @@ func TestRulesCheckBytes(t *testing.T) {
 			msg:   `alert "B": could not parse expression: unexpected <by> in aggregation`,
 		},
 		{
+			name: "subquery with too many steps",
+			yaml: `groups:
+  - name: g
+    rules:
+      - record: ok:sq
+        expr: max_over_time(up[1h:])
+      - alert: Huge
+        expr: count_over_time(up[100y:1ms]) > 0
+`,
+			rules: 2,
+			want:  []at{{7, Error, CheckSubquery}},
+			msg:   `alert "Huge": subquery up[100y:1ms] would be evaluated at 3.15e+12 steps, more than the limit of 1000000`,
+		},
+		{
 			name: "syntax error on the third line of a literal block",
 			yaml: `groups:
   - name: g

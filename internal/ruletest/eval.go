@@ -10,6 +10,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/trainwatch/trainwatch/internal/subquery"
+
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/rulefmt"
@@ -96,6 +98,7 @@ func (a Alert) String() string { return a.Labels.String() + " " + a.Annotations.
 // engine, at times the caller chooses, over a Queryable.
 type Evaluator struct {
 	engine *promql.Engine
+	parser parser.Parser
 	q      Queryable
 	groups []*rules.Group
 }
@@ -161,7 +164,7 @@ func NewEvaluator(q Queryable, opts EvalOptions, files ...string) (*Evaluator, e
 			}
 		}
 	}
-	return &Evaluator{engine: engine, q: q, groups: groups}, nil
+	return &Evaluator{engine: engine, parser: p, q: q, groups: groups}, nil
 }
 
 // Groups returns the loaded groups in evaluation order.
@@ -205,6 +208,9 @@ func (e *Evaluator) Firing(alertname string) []Alert {
 // Query evaluates an instant query at ts with the Evaluator's engine. A
 // scalar result is returned as one sample without labels.
 func (e *Evaluator) Query(ctx context.Context, expr string, ts time.Time) (promql.Vector, error) {
+	if err := subquery.CheckQuery(e.parser, expr, 0); err != nil {
+		return nil, fmt.Errorf("query %q: %w", expr, err)
+	}
 	qry, err := e.engine.NewInstantQuery(ctx, e.q, nil, expr, ts)
 	if err != nil {
 		return nil, fmt.Errorf("query %q: %w", expr, err)
@@ -241,10 +247,14 @@ type fileLoader struct {
 }
 
 func (l fileLoader) Load(name string, ignoreUnknownFields bool, scheme model.ValidationScheme) (*rulefmt.RuleGroups, []error) {
-	return rulefmt.ParseFile(name, ignoreUnknownFields, scheme, l.p, l.logger)
+	b, err := os.ReadFile(name)
+	if err != nil {
+		return nil, []error{fmt.Errorf("reading rule file: %w", err)}
+	}
+	return parseRules(name, b, ignoreUnknownFields, scheme, l.p, l.logger)
 }
 
-func (l fileLoader) Parse(query string) (parser.Expr, error) { return l.p.ParseExpr(query) }
+func (l fileLoader) Parse(query string) (parser.Expr, error) { return parseExpr(l.p, query) }
 
 // fsLoader loads rule files from an fs.FS (the embedded pack).
 type fsLoader struct {
@@ -258,11 +268,39 @@ func (l fsLoader) Load(name string, ignoreUnknownFields bool, scheme model.Valid
 	if err != nil {
 		return nil, []error{fmt.Errorf("reading rule file: %w", err)}
 	}
-	rgs, errs := rulefmt.Parse(b, ignoreUnknownFields, scheme, l.p, l.logger)
+	return parseRules(name, b, ignoreUnknownFields, scheme, l.p, l.logger)
+}
+
+func (l fsLoader) Parse(query string) (parser.Expr, error) { return parseExpr(l.p, query) }
+
+// parseRules parses a rule file as rulefmt.ParseFile does, and refuses the
+// subqueries the agent refuses (subquery.CheckRuleFile): the agent would
+// not load the file, so it is not tested as if it would.
+func parseRules(name string, b []byte, ignoreUnknownFields bool, scheme model.ValidationScheme, p parser.Parser, logger *slog.Logger) (*rulefmt.RuleGroups, []error) {
+	rgs, errs := rulefmt.Parse(b, ignoreUnknownFields, scheme, p, logger)
+	if len(errs) == 0 {
+		for _, e := range subquery.CheckRuleFile(p, b) {
+			errs = append(errs, e)
+		}
+	}
 	for i, err := range errs {
 		errs[i] = fmt.Errorf("%s: %w", name, err)
 	}
-	return rgs, errs
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return rgs, nil
 }
 
-func (l fsLoader) Parse(query string) (parser.Expr, error) { return l.p.ParseExpr(query) }
+// parseExpr parses a rule's expression and refuses one that subquery.Check
+// refuses.
+func parseExpr(p parser.Parser, query string) (parser.Expr, error) {
+	expr, err := p.ParseExpr(query)
+	if err != nil {
+		return nil, err
+	}
+	if err := subquery.Check(expr, 0); err != nil {
+		return nil, err
+	}
+	return expr, nil
+}

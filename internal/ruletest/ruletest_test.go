@@ -308,3 +308,47 @@ tests:
 		t.Error(fl)
 	}
 }
+
+// TestSubqueryTooManySteps: a subquery the agent would refuse to load (see
+// internal/subquery) is refused in a rule file and in a promql_expr_test,
+// before the engine allocates for it.
+func TestSubqueryTooManySteps(t *testing.T) {
+	const huge = "count_over_time(up[100y:1ms])"
+	for _, tc := range []struct {
+		name, rules, expr string
+		wantErr, wantFail string
+	}{
+		{name: "in a rule file", rules: "groups:\n  - name: g\n    rules:\n      - record: huge:count\n        expr: " + huge + "\n",
+			expr: "up", wantErr: `rules.yml: 5:15: group "g", rule 1, "huge:count": subquery up[100y:1ms] would be evaluated at 3.15e+12 steps`},
+		{name: "in an expression test", rules: "groups: []\n", expr: huge,
+			wantFail: "subquery up[100y:1ms] would be evaluated at 3.15e+12 steps, more than the limit of 1000000"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			test := "rule_files: [rules.yml]\ntests:\n  - interval: 1m\n    input_series:\n      - series: 'up{job=\"a\"}'\n        values: '1x10'\n" +
+				"    promql_expr_test:\n      - expr: " + tc.expr + "\n        eval_time: 10m\n        exp_samples:\n          - labels: 'up{job=\"a\"}'\n            value: 1\n"
+			for name, body := range map[string]string{"rules.yml": tc.rules, "test.yml": test} {
+				if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			start := time.Now()
+			fails, err := Run(filepath.Join(dir, "test.yml"))
+			if d := time.Since(start); d > 10*time.Second {
+				t.Errorf("took %s", d)
+			}
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("Run = %v, %v; want an error containing %q", fails, err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(fails) != 1 || fails[0].Err == nil || !strings.Contains(fails[0].Err.Error(), tc.wantFail) {
+				t.Fatalf("failures %v, want one whose error contains %q", fails, tc.wantFail)
+			}
+		})
+	}
+}

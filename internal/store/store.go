@@ -113,7 +113,11 @@ type Store struct {
 	mu     sync.Mutex
 	tick   uint64
 	cache  map[string]*entry // raw series key -> entry
-	seen   map[storage.SeriesRef]struct{}
+	// refs counts the cache entries holding each TSDB reference: two
+	// collector samples can name one series (an empty label value is
+	// dropped), and a series gets its staleness marker only when the last
+	// of them is gone.
+	refs map[storage.SeriesRef]int
 	key    []byte
 	lb     *labels.Builder
 	stats  Stats
@@ -177,7 +181,7 @@ func Open(o Options) (*Store, error) {
 		job:      o.Job,
 		instance: o.Instance,
 		cache:    make(map[string]*entry),
-		seen:     make(map[storage.SeriesRef]struct{}),
+		refs:     make(map[storage.SeriesRef]int),
 		lb:       labels.NewBuilder(labels.EmptyLabels()),
 		logged:   make(map[string]bool),
 		onCommit: o.OnCommit,
@@ -366,7 +370,6 @@ func (s *Store) Consume(ctx context.Context, snap *collector.Snapshot) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.tick++
-	clear(s.seen)
 	s.batch = s.batch[:0]
 	ts := snap.Time.UnixMilli()
 	app := s.db.Appender(ctx)
@@ -385,11 +388,18 @@ func (s *Store) Consume(ctx context.Context, snap *collector.Snapshot) {
 			continue
 		}
 		delete(s.cache, k)
+		if e.ref != 0 {
+			n := s.refs[e.ref] - 1
+			if n > 0 {
+				// Another entry holds the series: still collected, or
+				// gone too and marked when the loop reaches it.
+				s.refs[e.ref] = n
+				continue
+			}
+			delete(s.refs, e.ref)
+		}
 		if e.explicit {
 			continue
-		}
-		if _, ok := s.seen[e.ref]; ok && e.ref != 0 {
-			continue // same series still present under another key
 		}
 		if _, err := app.Append(e.ref, e.lset, ts, math.Float64frombits(value.StaleNaN)); err != nil {
 			s.appendError(err, e.lset)
@@ -611,8 +621,15 @@ func (s *Store) append(app storage.Appender, f *collector.Family, smp *collector
 		s.appendError(err, e.lset)
 		return
 	}
-	e.ref = ref
-	s.seen[ref] = struct{}{}
+	if ref != e.ref {
+		if e.ref != 0 {
+			if s.refs[e.ref]--; s.refs[e.ref] <= 0 {
+				delete(s.refs, e.ref)
+			}
+		}
+		s.refs[ref]++
+		e.ref = ref
+	}
 	s.stats.SamplesAppended++
 	s.record(e.lset, ts, v)
 }

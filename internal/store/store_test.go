@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -250,6 +251,46 @@ func TestStaleMarker(t *testing.T) {
 	}
 	if st := s.Stats(); st.StaleMarkers != 1 {
 		t.Errorf("StaleMarkers = %d, want 1", st.StaleMarkers)
+	}
+}
+
+// TestStaleMarkerSameSeriesOtherKey: two collector samples can name one
+// series (an empty label value is dropped, as a scrape drops it); the
+// series gets a staleness marker only when neither is collected any more.
+func TestStaleMarkerSameSeriesOtherKey(t *testing.T) {
+	ctx := context.Background()
+	bare := fam("m", collector.Gauge, nil, collector.Sample{Value: 1})
+	empty := fam("m", collector.Gauge, []string{"a"}, collector.Sample{LabelValues: []string{""}, Value: 1})
+	other := fam("o", collector.Gauge, nil, collector.Sample{Value: 1})
+	for _, tc := range []struct {
+		name  string
+		ticks [][]*collector.Family
+		stale []int // ticks at which m gets a staleness marker
+	}{
+		{"moves to the other key", [][]*collector.Family{{bare, other}, {empty, other}, {empty, other}}, nil},
+		{"both keys, then one", [][]*collector.Family{{bare, empty, other}, {empty, other}, {other}}, []int{2}},
+		{"both keys, then neither", [][]*collector.Family{{bare, empty, other}, {other}, {other}}, []int{1}},
+		{"one key, gone, back under the other", [][]*collector.Family{{bare, other}, {other}, {empty, other}}, []int{1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := openTest(t, "")
+			defer s.Close()
+			for i, fams := range tc.ticks {
+				s.Consume(ctx, snap(base.Add(time.Duration(i)*time.Second), fams...))
+			}
+			var stale []int
+			for _, p := range readAll(t, s.Queryable(), "m")[`{__name__="m", instance="node1:9400", job="trainwatch"}`] {
+				if value.IsStaleNaN(p.V) {
+					stale = append(stale, int((p.T-ms(base))/1000))
+				}
+			}
+			if !slices.Equal(stale, tc.stale) {
+				t.Errorf("staleness markers at ticks %v, want %v", stale, tc.stale)
+			}
+			if st := s.Stats(); st.StaleMarkers != uint64(len(tc.stale)) || st.AppendErrors() != 0 {
+				t.Errorf("stats %+v, want %d staleness markers and no append errors", st, len(tc.stale))
+			}
+		})
 	}
 }
 

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -17,6 +19,7 @@ import (
 	"github.com/prometheus/prometheus/model/value"
 	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/storage"
+	"github.com/prometheus/prometheus/tsdb"
 	"github.com/prometheus/prometheus/tsdb/chunkenc"
 
 	"github.com/trainwatch/trainwatch/internal/collector"
@@ -343,6 +346,10 @@ func TestRetentionOptions(t *testing.T) {
 			if s.job != "trainwatch" {
 				t.Errorf("default job = %q", s.job)
 			}
+			if s.opts.StripeSize != stripeSize || s.opts.HeadChunksWriteBufferSize != chunkWriteBufferSize {
+				t.Errorf("head stripes %d, chunk write buffer %d; want %d and %d (the defaults are sized for a Prometheus server)",
+					s.opts.StripeSize, s.opts.HeadChunksWriteBufferSize, stripeSize, chunkWriteBufferSize)
+			}
 		})
 	}
 }
@@ -594,5 +601,35 @@ func TestAppend(t *testing.T) {
 	}
 	if err := s.Append(ctx, nil); err != nil {
 		t.Errorf("empty Append: %v", err)
+	}
+}
+
+// TestOpenAllocatesLittle: opening the store allocates far less than a
+// TSDB with Prometheus' defaults, whose head is sized for millions of
+// series (16,384 series-map shards: 3.4 MB at start).
+func TestOpenAllocatesLittle(t *testing.T) {
+	allocated := func(open func(dir string) io.Closer) uint64 {
+		dir := t.TempDir()
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		c := open(dir)
+		runtime.ReadMemStats(&after)
+		if err := c.Close(); err != nil {
+			t.Fatal(err)
+		}
+		return after.TotalAlloc - before.TotalAlloc
+	}
+	ours := allocated(func(dir string) io.Closer { return openTest(t, dir) })
+	defaults := allocated(func(dir string) io.Closer {
+		db, err := tsdb.Open(dir, nil, nil, tsdb.DefaultOptions(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return db
+	})
+	t.Logf("Open allocated %d KiB; a TSDB with Prometheus' defaults %d KiB", ours>>10, defaults>>10)
+	if ours*2 > defaults {
+		t.Errorf("Open allocated %d KiB, not under half of the %d KiB of a TSDB with Prometheus' defaults", ours>>10, defaults>>10)
 	}
 }

@@ -67,14 +67,7 @@ func (p *process) url(path string) string {
 }
 
 // exited reports whether the started process has exited.
-func (p *process) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
+func (p *process) exited() bool { return machine.Closed(p.done) }
 
 // remember records the members of the process tree for the clean-up.
 func (p *process) remember(tree []procStat) {

@@ -93,14 +93,7 @@ func startAgent(bin, dir, logLevel string, blockDuration time.Duration) (*agent,
 }
 
 // exited reports whether the agent has exited.
-func (a *agent) exited() bool {
-	select {
-	case <-a.done:
-		return true
-	default:
-		return false
-	}
-}
+func (a *agent) exited() bool { return machine.Closed(a.done) }
 
 // logTail returns the last lines of the agent's output, for errors.
 func (a *agent) logTail() string { return machine.LogTail(a.logPath, 12) }

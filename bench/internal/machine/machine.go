@@ -195,3 +195,14 @@ func ModuleRoot() (string, error) {
 		dir = parent
 	}
 }
+
+// Closed reports whether done is closed, without waiting: whether a
+// started process's Wait has returned, for a harness that closes done then.
+func Closed(done <-chan struct{}) bool {
+	select {
+	case <-done:
+		return true
+	default:
+		return false
+	}
+}

@@ -85,6 +85,14 @@ func buildRunner(cfg config.Config, withSelf bool, logger *slog.Logger, extra ..
 	var derivers []collector.Deriver
 	if !cfg.Processes.Disable {
 		scanner = process.NewScanner(cfg.Host.Roots.WithDefaults(), nil)
+		// The scanner keeps /proc descriptors open between scans.
+		releaseGPUs, sc := release, scanner
+		release = func() {
+			releaseGPUs()
+			if err := sc.Close(); err != nil {
+				logger.Warn("closing the process scanner's descriptors", "err", err)
+			}
+		}
 		pc, err := process.NewCollector(scanner, cfg.Processes.Config)
 		if err != nil {
 			return nil, nil, release, usageError{fmt.Errorf("config processes: %w", err)}

@@ -153,6 +153,37 @@ func ReadFile(path string, buf []byte) ([]byte, error) {
 	}
 }
 
+// PreadFile is ReadFile on a descriptor kept open: it reads the whole file
+// from offset 0 with pread into buf (grown as needed), a short read being
+// the end, and leaves the descriptor open. A procfs or sysfs file
+// regenerates its content on a read at offset 0, so each call sees the
+// current content. path only names the file in errors.
+func PreadFile(fd int, path string, buf []byte) ([]byte, error) {
+	if cap(buf) == 0 {
+		buf = make([]byte, 0, 4096)
+	}
+	buf = buf[:0]
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := syscall.Pread(fd, buf[len(buf):cap(buf)], int64(len(buf)))
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return buf, &os.PathError{Op: "pread", Path: path, Err: err}
+		}
+		if n == 0 {
+			return buf, nil
+		}
+		buf = buf[:len(buf)+n]
+		if len(buf) < cap(buf) {
+			return buf, nil // a short read is the end, as in ReadFile
+		}
+	}
+}
+
 // ReadString reads a small file (a sysfs attribute) and returns its content
 // without surrounding white space.
 func ReadString(path string) (string, error) {

@@ -3,8 +3,11 @@ package hostfs
 import (
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -106,5 +109,87 @@ func TestRootsTraceAndDefaults(t *testing.T) {
 	r.Note("statfs:/")
 	if strings.Join(seen, " ") != "/x/proc/stat statfs:/" {
 		t.Fatalf("trace = %v", seen)
+	}
+}
+
+// TestPreadFile reads regular files of several sizes through one kept
+// descriptor, with buffers smaller and larger than the content, and again
+// after the content was rewritten in place.
+func TestPreadFile(t *testing.T) {
+	tests := []struct {
+		name    string
+		content string
+		bufCap  int
+	}{
+		{"empty", "", 64},
+		{"small, nil buffer", "1 (x) S 0\n", 0},
+		{"fits", "1 (x) S 0\n", 4096},
+		{"exactly the buffer", strings.Repeat("x", 16), 16},
+		{"grows", strings.Repeat("0123456789abcdef", 1000), 16},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "f")
+			if err := os.WriteFile(p, []byte(tt.content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			f, err := os.Open(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			fd := int(f.Fd())
+			for i, want := range []string{tt.content, tt.content + "more", "y"} {
+				if i > 0 {
+					if err := os.WriteFile(p, []byte(want), 0o644); err != nil {
+						t.Fatal(err)
+					}
+				}
+				got, err := PreadFile(fd, p, make([]byte, 0, tt.bufCap))
+				if err != nil || string(got) != want {
+					t.Fatalf("read %d: got %d bytes (%.20q), err %v; want %d bytes", i, len(got), got, err, len(want))
+				}
+			}
+		})
+	}
+}
+
+// TestPreadFileProcExited: a kept /proc/PID/stat descriptor reads the
+// current content while the process lives and fails with ESRCH once it
+// has exited and been reaped.
+func TestPreadFileProcExited(t *testing.T) {
+	if _, err := os.Stat("/proc/self/stat"); err != nil {
+		t.Skip("no /proc here")
+	}
+	sleep, err := exec.LookPath("sleep")
+	if err != nil {
+		t.Skip("no sleep command")
+	}
+	cmd := exec.Command(sleep, "30")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pid := strconv.Itoa(cmd.Process.Pid)
+	path := "/proc/" + pid + "/stat"
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for i := 0; i < 2; i++ {
+		b, err := PreadFile(int(f.Fd()), path, nil)
+		if err != nil || !strings.HasPrefix(string(b), pid+" (") {
+			t.Fatalf("read %d: %q, %v", i, b, err)
+		}
+	}
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
+	b, err := PreadFile(int(f.Fd()), path, nil)
+	var pe *os.PathError
+	if !errors.Is(err, syscall.ESRCH) && !(err == nil && len(b) == 0) {
+		t.Fatalf("after exit: %q, %v; want ESRCH or nothing", b, err)
+	}
+	if err != nil && (!errors.As(err, &pe) || pe.Op != "pread" || pe.Path != path) {
+		t.Fatalf("error %v does not name the pread of %s", err, path)
 	}
 }

@@ -211,6 +211,7 @@ const amdScan = time.Second
 func (g *gatherer) processes(ctx context.Context) ([]sourcedFamily, error) {
 	dir := filepath.Join(g.root, "internal", "process", "testdata")
 	s := process.NewScanner(hostfs.Roots{Proc: filepath.Join(dir, "proc"), RootFS: filepath.Join(dir, "rootfs")}, nil)
+	defer s.Close()
 	pc, err := process.NewCollector(s, process.Config{})
 	if err != nil {
 		return nil, err

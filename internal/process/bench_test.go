@@ -116,6 +116,7 @@ func BenchmarkScanVsFloor(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	b.Cleanup(func() { _ = c.Close() })
 	ctx := context.Background()
 	// The first scan reads every identity; the traced second one is a
 	// steady-state scan.
@@ -164,6 +165,7 @@ func BenchmarkScanVsFloor(b *testing.B) {
 // BenchmarkScan is a steady-state scan of this machine's processes.
 func BenchmarkScan(b *testing.B) {
 	s := NewScanner(hostfs.DefaultRoots(), nil)
+	b.Cleanup(func() { _ = s.Close() })
 	ctx := context.Background()
 	if _, err := s.Scan(ctx); err != nil {
 		b.Skip(err)
@@ -184,6 +186,7 @@ func BenchmarkCollectProcess(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	b.Cleanup(func() { _ = cs[0].(*Collector).Close() })
 	ctx := context.Background()
 	if err := cs[0].Collect(ctx, collector.NewEmitter()); err != nil {
 		b.Skip(err)

@@ -24,6 +24,7 @@ import (
 // sees the new fd and the written bytes.
 func TestIdleSkipIsExact(t *testing.T) {
 	s := NewScanner(hostfs.DefaultRoots(), nil)
+	t.Cleanup(func() { _ = s.Close() })
 	if !s.idleSkip {
 		t.Skip("this kernel does not show task run times in /proc/PID/schedstat")
 	}

@@ -44,6 +44,7 @@ func denyIO(path string) error {
 func fixtureScanner(t testing.TB) (*Scanner, string) {
 	roots, proc := fixtureRoots(t)
 	s := NewScanner(roots, nil)
+	t.Cleanup(func() { _ = s.Close() })
 	s.hook = denyIO
 	s.page = 4096 // the fixture's rss is in 4 KiB pages on every machine
 	return s, proc
@@ -317,6 +318,7 @@ func TestScanLive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer c.Close()
 	var kids []int
 	deadline := time.Now().Add(5 * time.Second)
 	for {

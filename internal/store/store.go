@@ -110,14 +110,14 @@ type Store struct {
 	job      string
 	instance string
 
-	mu     sync.Mutex
-	tick   uint64
-	cache  map[string]*entry // raw series key -> entry
+	mu    sync.Mutex
+	tick  uint64
+	cache map[string]*entry // raw series key -> entry
 	// refs counts the cache entries holding each TSDB reference: two
 	// collector samples can name one series (an empty label value is
 	// dropped), and a series gets its staleness marker only when the last
 	// of them is gone.
-	refs map[storage.SeriesRef]int
+	refs   map[storage.SeriesRef]int
 	key    []byte
 	lb     *labels.Builder
 	stats  Stats

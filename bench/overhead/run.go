@@ -180,7 +180,7 @@ func version(ctx context.Context, bin string, args ...string) string {
 
 // bins are the executables of a run.
 type bins struct {
-	trainwatch, floor, sleep, node, proc, netdata string
+	trainwatch, floor, httpFloor, sleep, node, proc, netdata string
 }
 
 // specs builds the targets of a run, and the reasons for those skipped.
@@ -294,7 +294,16 @@ func specs(o options, b bins) ([]*targetSpec, map[string]string) {
 	}
 	out = append(out,
 		floor("floor-1s", "floor: every file every 1 s", "-proc-every", "1"),
-		floor("floor-sched", "floor: trainwatch's schedule", "-proc-every", "5", "-threads-every", "15"))
+		floor("floor-sched", "floor: trainwatch's schedule", "-proc-every", "5", "-threads-every", "15"),
+		// The floor of serving /metrics: net/http and a body made once.
+		&targetSpec{
+			key: "http-floor", name: "floor: Go HTTP server, fixed body", bin: b.httpFloor,
+			args: func(port int, _ string) []string {
+				return []string{"-listen", "127.0.0.1:" + strconv.Itoa(port)}
+			},
+			readyPath: "/-/ready", metricsPath: "/metrics", latency: true,
+			readyTimeout: 10 * time.Second, stopGrace: 5 * time.Second,
+		})
 	if len(o.Only) > 0 {
 		out = slices.DeleteFunc(out, func(s *targetSpec) bool { return !slices.Contains(o.Only, s.key) })
 		for k := range skipped {
@@ -339,6 +348,7 @@ func run(ctx context.Context, o options, command string) (*result, error) {
 	b := bins{
 		trainwatch: o.Trainwatch,
 		floor:      filepath.Join(tmp, "floor"),
+		httpFloor:  filepath.Join(tmp, "httpfloor"),
 		node:       findBin(o.NodeExp, "prometheus-node-exporter", "node_exporter"),
 		proc:       findBin(o.ProcExp, "prometheus-process-exporter", "process-exporter"),
 		netdata:    findBin(o.Netdata, "netdata"),
@@ -354,6 +364,9 @@ func run(ctx context.Context, o options, command string) (*result, error) {
 		}
 	}
 	if err := goBuild(ctx, root, "./bench/overhead/floor", b.floor); err != nil {
+		return nil, err
+	}
+	if err := goBuild(ctx, root, "./bench/overhead/httpfloor", b.httpFloor); err != nil {
 		return nil, err
 	}
 	targets, skipped := specs(o, b)

@@ -124,6 +124,21 @@ func ReadFile(path string, buf []byte) ([]byte, error) {
 		return buf[:0], &os.PathError{Op: "open", Path: path, Err: err}
 	}
 	defer syscall.Close(fd)
+	return readAll(fd, path, buf, false)
+}
+
+// PreadFile is ReadFile on a descriptor kept open: it reads the whole file
+// from offset 0 with pread into buf (grown as needed), a short read being
+// the end, and leaves the descriptor open. A procfs or sysfs file
+// regenerates its content on a read at offset 0, so each call sees the
+// current content. path only names the file in errors.
+func PreadFile(fd int, path string, buf []byte) ([]byte, error) {
+	return readAll(fd, path, buf, true)
+}
+
+// readAll reads fd to its end into buf (grown as needed): with pread from
+// offset 0 when pread is set, else with read from the current offset.
+func readAll(fd int, path string, buf []byte, pread bool) ([]byte, error) {
 	if cap(buf) == 0 {
 		buf = make([]byte, 0, 4096)
 	}
@@ -132,12 +147,24 @@ func ReadFile(path string, buf []byte) ([]byte, error) {
 		if len(buf) == cap(buf) {
 			buf = append(buf, 0)[:len(buf)]
 		}
-		n, err := syscall.Read(fd, buf[len(buf):cap(buf)])
+		var (
+			n   int
+			err error
+		)
+		if pread {
+			n, err = syscall.Pread(fd, buf[len(buf):cap(buf)], int64(len(buf)))
+		} else {
+			n, err = syscall.Read(fd, buf[len(buf):cap(buf)])
+		}
 		if err == syscall.EINTR {
 			continue
 		}
 		if err != nil {
-			return buf, &os.PathError{Op: "read", Path: path, Err: err}
+			op := "read"
+			if pread {
+				op = "pread"
+			}
+			return buf, &os.PathError{Op: op, Path: path, Err: err}
 		}
 		if n == 0 {
 			return buf, nil
@@ -149,37 +176,6 @@ func ReadFile(path string, buf []byte) ([]byte, error) {
 			// ends, and a regular file's read is short only at its end.
 			// Not asking for the empty read saves a syscall per file.
 			return buf, nil
-		}
-	}
-}
-
-// PreadFile is ReadFile on a descriptor kept open: it reads the whole file
-// from offset 0 with pread into buf (grown as needed), a short read being
-// the end, and leaves the descriptor open. A procfs or sysfs file
-// regenerates its content on a read at offset 0, so each call sees the
-// current content. path only names the file in errors.
-func PreadFile(fd int, path string, buf []byte) ([]byte, error) {
-	if cap(buf) == 0 {
-		buf = make([]byte, 0, 4096)
-	}
-	buf = buf[:0]
-	for {
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
-		}
-		n, err := syscall.Pread(fd, buf[len(buf):cap(buf)], int64(len(buf)))
-		if err == syscall.EINTR {
-			continue
-		}
-		if err != nil {
-			return buf, &os.PathError{Op: "pread", Path: path, Err: err}
-		}
-		if n == 0 {
-			return buf, nil
-		}
-		buf = buf[:len(buf)+n]
-		if len(buf) < cap(buf) {
-			return buf, nil // a short read is the end, as in ReadFile
 		}
 	}
 }

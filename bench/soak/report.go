@@ -86,7 +86,7 @@ func (r *result) series() []series {
 		{name: "Go heap in use", unit: "MiB", get: func(s sample) float64 { return s.HeapInuse / (1 << 20) }, head: head},
 		{name: "goroutines", get: func(s sample) float64 { return float64(s.Goroutines) },
 			bound: fmt.Sprintf("last − first ≤ max(%g, %g %%)", goroutineRise, riseShare*100), judge: rise(goroutineRise)},
-		{name: "open fds", get: func(s sample) float64 { return float64(s.FDs) },
+		{name: "open fds (less the kept /proc ones)", get: func(s sample) float64 { return float64(s.FDs) },
 			bound: fmt.Sprintf("last − first ≤ max(%g, %g %%)", fdRise, riseShare*100), judge: rise(fdRise)},
 		{name: "OS threads", get: func(s sample) float64 { return s.Threads }},
 		{name: "TSDB head series", get: func(s sample) float64 { return s.HeadSeries }},
@@ -243,6 +243,9 @@ func (r *result) verdict() verdict {
 	if r.After.FDs > r.Before.FDs+fdSlack {
 		fail("%d open files after the load, %d before it (slack %d)", r.After.FDs, r.Before.FDs, fdSlack)
 	}
+	if !keptOK(r.After.KeptFDs, r.After.HostProcs) {
+		fail("%d /proc descriptors kept by the process scanner for %d processes on the host (at most 2 each, slack %d)", r.After.KeptFDs, r.After.HostProcs, keptSlack)
+	}
 	if n := r.Counts.FailedTotal; n > 0 {
 		fail("%d requests failed", n)
 	}
@@ -314,8 +317,11 @@ func (r *result) markdown() string {
 	}
 	p("| goroutines, before the load → after it (connections closed) | %d | %d | | | ≤ +%d | %s |\n", r.Before.Goroutines, r.After.Goroutines, goroutineSlack,
 		map[bool]string{true: "back", false: "**NOT back**"}[r.After.Goroutines <= r.Before.Goroutines+goroutineSlack])
-	p("| open fds, before the load → after it | %d | %d | | | ≤ +%d | %s |\n", r.Before.FDs, r.After.FDs, fdSlack,
+	p("| open fds (not counting the process scanner's kept /proc descriptors), before the load → after it | %d | %d | | | ≤ +%d | %s |\n", r.Before.FDs, r.After.FDs, fdSlack,
 		map[bool]string{true: "back", false: "**NOT back**"}[r.After.FDs <= r.Before.FDs+fdSlack])
+	p("| kept /proc descriptors (processes on the host), before the load → after it | %d (%d) | %d (%d) | | | ≤ 2 per process + %d | %s |\n",
+		r.Before.KeptFDs, r.Before.HostProcs, r.After.KeptFDs, r.After.HostProcs, keptSlack,
+		map[bool]string{true: "within", false: "**too many**"}[keptOK(r.After.KeptFDs, r.After.HostProcs)])
 	c := r.Counts
 	p("| requests failed | %d of %d | | | | 0 | %s |\n\n", c.FailedTotal, c.FailedTotal+c.OKTotal, map[bool]string{true: "none", false: "**failed**"}[c.FailedTotal == 0])
 	for _, s := range r.series() {

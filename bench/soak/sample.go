@@ -26,7 +26,12 @@ type sample struct {
 	GoGoroutines    float64       // go_goroutines on /metrics
 	HeapInuse       float64       // go_memstats_heap_inuse_bytes
 	Threads         float64       // go_threads
-	FDs             int           // entries of /proc/PID/fd
+	FDs             int           // entries of /proc/PID/fd, less KeptFDs
+	// KeptFDs are the process scanner's descriptors of /proc/PID/stat and
+	// schedstat, kept open between scans, two per process at most
+	// (docs/processes.md): they follow the host's processes, not a leak;
+	// HostProcs is the number of processes on the host at the reading.
+	KeptFDs, HostProcs int
 	HeadSeries      float64       // trainwatch_tsdb_head_series
 	// Bytes of the data directory's chunks_head/ (the head's full chunks,
 	// memory-mapped: what RssFile can grow by) and wal/; -1 when not read.
@@ -151,9 +156,12 @@ func (p *probe) read(ctx context.Context, at time.Duration, st *stats) (sample, 
 		return s, err
 	}
 	s.RSS, s.Anon, s.File = m.RSS, m.Anon, m.File
-	if s.FDs, err = machine.CountFDs(p.pid); err != nil {
-		return s, fmt.Errorf("open files of pid %d: %w", p.pid, err)
+	files, err := fdTargets(p.pid)
+	if err != nil {
+		return s, err
 	}
+	files, s.KeptFDs = splitKept(files)
+	s.FDs, s.HostProcs = len(files), countProcs()
 	if s.Goroutines, _, err = p.goroutineProfile(ctx); err != nil {
 		return s, err
 	}
@@ -175,6 +183,9 @@ func (p *probe) read(ctx context.Context, at time.Duration, st *stats) (sample, 
 // harness is connected, with the goroutine profile of that reading.
 type level struct {
 	Goroutines, FDs int
+	// KeptFDs and HostProcs as in sample, at the reading with the least
+	// other descriptors.
+	KeptFDs, HostProcs int
 	Profile         []byte
 	Files           []string // what the descriptors of the least reading point to
 }
@@ -201,8 +212,9 @@ func (p *probe) quiet(ctx context.Context) (level, error) {
 		if err != nil {
 			return lv, err
 		}
+		files, kept := splitKept(files)
 		if lv.FDs < 0 || len(files) < lv.FDs {
-			lv.FDs, lv.Files = len(files), files
+			lv.FDs, lv.Files, lv.KeptFDs, lv.HostProcs = len(files), files, kept, countProcs()
 		}
 	}
 	return lv, nil
@@ -364,3 +376,53 @@ func dirBytes(dir string) int64 {
 	}
 	return n
 }
+
+// keptFD reports whether a descriptor's target is one the process scanner
+// keeps: /proc/PID/stat or /proc/PID/schedstat.
+func keptFD(target string) bool {
+	rest, ok := strings.CutPrefix(target, "/proc/")
+	if !ok {
+		return false
+	}
+	pid, file, ok := strings.Cut(rest, "/")
+	if !ok || (file != "stat" && file != "schedstat") {
+		return false
+	}
+	_, err := strconv.Atoi(pid)
+	return err == nil
+}
+
+// splitKept returns the descriptor targets that are not the process
+// scanner's kept /proc descriptors, and how many are.
+func splitKept(files []string) (others []string, kept int) {
+	others = make([]string, 0, len(files))
+	for _, f := range files {
+		if keptFD(f) {
+			kept++
+			continue
+		}
+		others = append(others, f)
+	}
+	return others, kept
+}
+
+// countProcs returns the number of processes on the host (0 when /proc
+// cannot be listed).
+func countProcs() int {
+	names, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, e := range names {
+		if _, err := strconv.Atoi(e.Name()); err == nil {
+			n++
+		}
+	}
+	return n
+}
+
+// keptOK reports whether the kept descriptors of a reading are within two
+// per process on the host, plus slack for processes that ended since the
+// last scan.
+func keptOK(kept, hostProcs int) bool { return kept <= 2*hostProcs+keptSlack }

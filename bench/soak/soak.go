@@ -28,6 +28,9 @@ import (
 const (
 	goroutineSlack = 4
 	fdSlack        = 3
+	// keptSlack: the process scanner's kept descriptors of processes that
+	// ended since its last scan (every 5 s) are closed at its next.
+	keptSlack = 64
 )
 
 // result is a whole soak.

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -69,6 +70,10 @@ func TestSoakShort(t *testing.T) {
 	}
 	if res.After.FDs > res.Before.FDs+fdSlack {
 		t.Errorf("open files: %d after the load, %d before it (slack %d)", res.After.FDs, res.Before.FDs, fdSlack)
+	}
+	if !keptOK(res.After.KeptFDs, res.After.HostProcs) || res.After.KeptFDs == 0 {
+		t.Errorf("the process scanner keeps %d /proc descriptors for %d processes on the host; want some, and at most 2 each (slack %d)",
+			res.After.KeptFDs, res.After.HostProcs, keptSlack)
 	}
 	if !strings.HasPrefix(res.Stopped, "exited cleanly") {
 		t.Errorf("trainwatch %s", res.Stopped)
@@ -166,5 +171,23 @@ func TestVerdict(t *testing.T) {
 	}
 	if md := r.markdown(); !strings.Contains(md, "**flat**") {
 		t.Errorf("report of a flat run:\n%s", md)
+	}
+}
+
+func TestSplitKept(t *testing.T) {
+	files := []string{"/proc/123/stat", "/proc/123/schedstat", "/proc/self/stat", "/proc/123/status",
+		"/proc/4/stat/x", "socket", "/data/wal/00000001", "/proc/77/schedstat"}
+	others, kept := splitKept(files)
+	want := []string{"/proc/self/stat", "/proc/123/status", "/proc/4/stat/x", "socket", "/data/wal/00000001"}
+	if kept != 3 || !slices.Equal(others, want) {
+		t.Errorf("splitKept = %q, %d; want %q, 3", others, kept, want)
+	}
+	for _, tc := range []struct {
+		kept, procs int
+		ok          bool
+	}{{0, 70, true}, {140, 70, true}, {140 + keptSlack, 70, true}, {141 + keptSlack, 70, false}} {
+		if got := keptOK(tc.kept, tc.procs); got != tc.ok {
+			t.Errorf("keptOK(%d, %d) = %v, want %v", tc.kept, tc.procs, got, tc.ok)
+		}
 	}
 }

@@ -113,20 +113,6 @@ func ReadMem(pid int) (Mem, error) {
 	return m, nil
 }
 
-// CountFDs counts a process's open file descriptors.
-func CountFDs(pid int) (int, error) {
-	d, err := os.Open("/proc/" + strconv.Itoa(pid) + "/fd")
-	if err != nil {
-		return 0, fmt.Errorf("open files of pid %d: %w", pid, err)
-	}
-	defer d.Close()
-	names, err := d.Readdirnames(-1)
-	if err != nil {
-		return len(names), fmt.Errorf("open files of pid %d: %w", pid, err)
-	}
-	return len(names), nil
-}
-
 // LogTail returns the last n lines of a program's output file, for error
 // messages; "" when the file cannot be read.
 func LogTail(path string, n int) string {

@@ -133,7 +133,11 @@ func (c *processesCollector) Collect(ctx context.Context, e *collector.Emitter) 
 		threads += n
 		c.procStates[state]++
 		if c.threadStates {
-			if err := c.countThreads(pid, state); err != nil {
+			if n <= 1 {
+				// Its only task is the main thread, whose state is the
+				// process's: no need to list and read /proc/PID/task.
+				c.taskStates[state]++
+			} else if err := c.countThreads(pid, state); err != nil {
 				return err
 			}
 		}

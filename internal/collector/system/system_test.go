@@ -3,7 +3,9 @@ package system
 import (
 	"errors"
 	"os"
+	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -471,9 +473,30 @@ func TestProcessesCollectorNoThreadStates(t *testing.T) {
 	}
 }
 
+// TestProcessesCollectorTaskReads: only multi-threaded processes have
+// their task directory listed; a single-threaded process's one thread has
+// the state of its stat.
+func TestProcessesCollectorTaskReads(t *testing.T) {
+	var dirs []string
+	roots := fixtureRoots("host")
+	roots.Trace = func(p string) {
+		if d, ok := strings.CutPrefix(p, "dir:"); ok && strings.HasSuffix(d, "/task") {
+			dirs = append(dirs, filepath.Base(filepath.Dir(d)))
+		}
+	}
+	fams := collectOK(t, newByName(t, roots, testConfig(), "processes"))
+	slices.Sort(dirs)
+	if want := []string{"1310", "2519"}; !slices.Equal(dirs, want) {
+		t.Errorf("task directories listed for PIDs %v, want %v (the multi-threaded ones)", dirs, want)
+	}
+	if got := value(t, fams, "node_processes_threads_state", "thread_state", "S"); got != 12 {
+		t.Errorf("threads sleeping = %v, want 12", got)
+	}
+}
+
 func TestProcessesCollectorVanishedProcess(t *testing.T) {
-	// proc/4242 has no stat (the process exited) and proc/1 no task
-	// directory: both are skipped, as node_exporter does.
+	// proc/4242 has no stat (the process exited) and proc/1, with 4
+	// threads, no task directory: both are skipped, as node_exporter does.
 	fams := collectOK(t, newByName(t, fixtureRoots("variant"), testConfig(), "processes"))
 	if v := value(t, fams, "node_processes_pids"); v != 1 {
 		t.Errorf("pids = %v, want 1", v)

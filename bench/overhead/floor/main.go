@@ -36,8 +36,10 @@
 //
 // Every -proc-every ticks (default 1: every tick) it lists /proc and reads
 // each process's stat, status and io and its fd directory; every
-// -threads-every ticks (default 0: never) also each process's task
-// directory and every thread's stat (node_exporter's processes collector).
+// -threads-every ticks (default 0: never) also, for a process with more
+// than one thread, its task directory and every thread's stat
+// (node_exporter's processes collector; a single-threaded process's
+// thread state is its stat's).
 // Files that never change (os-release, hostname, CPU topology, interface
 // addresses) are read once at start, as a minimal program would.
 //
@@ -519,17 +521,24 @@ func (f *floor) scanProcs(threads bool) {
 			f.procs[pid] = p
 		}
 		p.seen = f.scan
-		if _, ok := f.read(&p.stat); !ok {
+		stat, ok := f.read(&p.stat)
+		if !ok {
 			// Gone, or the PID was reused: start over next scan.
 			p.closeAll()
 			continue
 		}
 		f.cur.procs++
+		multi := statThreads(stat) > 1
 		f.read(&p.status)
 		f.read(&p.io)
 		f.readDir(&p.fd)
-		if threads {
+		switch {
+		case threads && multi:
 			f.readThreads(p)
+		case threads:
+			// One thread, the main one, whose state stat has: no task
+			// directory to list (as trainwatch's processes collector).
+			f.cur.threads++
 		}
 	}
 	for pid, p := range f.procs {
@@ -538,6 +547,27 @@ func (f *floor) scanProcs(threads bool) {
 			delete(f.procs, pid)
 		}
 	}
+}
+
+// statThreads returns the num_threads field of a /proc/PID/stat (the 18th
+// after the command name), or 0, without allocating.
+func statThreads(b []byte) int {
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0
+	}
+	field, n := -1, 0
+	for _, c := range b[i+1:] {
+		switch {
+		case c == ' ':
+			field++
+		case field == 17 && c >= '0' && c <= '9':
+			n = n*10 + int(c-'0')
+		case field > 17:
+			return n
+		}
+	}
+	return n
 }
 
 // readThreads reads the stat of every thread of p, opening each one for

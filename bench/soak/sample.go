@@ -32,7 +32,7 @@ type sample struct {
 	// (docs/processes.md): they follow the host's processes, not a leak;
 	// HostProcs is the number of processes on the host at the reading.
 	KeptFDs, HostProcs int
-	HeadSeries      float64       // trainwatch_tsdb_head_series
+	HeadSeries         float64 // trainwatch_tsdb_head_series
 	// Bytes of the data directory's chunks_head/ (the head's full chunks,
 	// memory-mapped: what RssFile can grow by) and wal/; -1 when not read.
 	HeadChunks, WAL int64
@@ -186,8 +186,8 @@ type level struct {
 	// KeptFDs and HostProcs as in sample, at the reading with the least
 	// other descriptors.
 	KeptFDs, HostProcs int
-	Profile         []byte
-	Files           []string // what the descriptors of the least reading point to
+	Profile            []byte
+	Files              []string // what the descriptors of the least reading point to
 }
 
 // quiet reads the goroutines and open files several times, 250 ms apart,

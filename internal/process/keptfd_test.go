@@ -513,3 +513,51 @@ func TestScannerClose(t *testing.T) {
 		})
 	}
 }
+
+// TestCountFDsBySize: where the kernel gives /proc/PID/fd's size as its
+// number of descriptors (Linux 6.2+), the scan counts them with one statx,
+// and that count equals the listing's for a process holding extra files.
+func TestCountFDsBySize(t *testing.T) {
+	if _, err := os.Stat("/proc/self/stat"); err != nil {
+		t.Skip("no /proc here")
+	}
+	s := NewScanner(hostfs.DefaultRoots(), nil)
+	t.Cleanup(func() { _ = s.Close() })
+	if !s.fdSize {
+		t.Skip("this kernel does not give /proc/PID/fd's size as its descriptor count, or init's descriptors cannot be listed")
+	}
+	var extra []*os.File
+	for range 5 {
+		f, err := os.Open(os.DevNull)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		extra = append(extra, f)
+	}
+	cmd := exec.Command(testenv.LookPath(t, "sleep"), "30")
+	cmd.ExtraFiles = extra
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	st := s.state(cmd.Process.Pid)
+	bySize, err := s.countFDs(st.fdPath, st.fdPathZ)
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed, err := s.countFDsListing(st.fdPath, st.fdPathZ)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bySize != listed || bySize < 3+len(extra) {
+		t.Errorf("%d descriptors by size, %d listed; want equal counts, at least %d", bySize, listed, 3+len(extra))
+	}
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	if _, err := s.countFDs(st.fdPath, st.fdPathZ); !gone(err) {
+		t.Errorf("count of an exited process: %v, want an error gone() recognizes", err)
+	}
+}

@@ -35,7 +35,9 @@
 //     (tcpstat).
 //
 // Every -proc-every ticks (default 1: every tick) it lists /proc and reads
-// each process's stat, status and io and its fd directory; every
+// each process's stat, status and io and counts its descriptors (one
+// statx of its fd directory, whose size is the count on Linux 6.2+; else
+// the directory is listed); every
 // -threads-every ticks (default 0: never) also, for a process with more
 // than one thread, its task directory and every thread's stat
 // (node_exporter's processes collector; a single-threaded process's
@@ -50,6 +52,8 @@
 package main
 
 import (
+	"unsafe"
+
 	"bytes"
 	"encoding/binary"
 	"errors"
@@ -62,6 +66,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // netlinkSockDiag is NETLINK_SOCK_DIAG; sockDiagByFamily is
@@ -106,6 +112,7 @@ type file struct {
 // procFiles are one process's files.
 type procFiles struct {
 	stat, status, io, fd file
+	fdZ                  []byte // fd's path, NUL-terminated, for statx
 	tasks                file
 	seen                 uint64 // last scan that listed the PID
 }
@@ -119,6 +126,7 @@ type tickStats struct {
 type floor struct {
 	proc, sys string
 	keep      bool
+	fdSize    bool // count descriptors with statx (see newFloor)
 
 	buf    []byte
 	dirBuf []byte
@@ -149,6 +157,10 @@ func newFloor(proc, sys string, keep bool) *floor {
 		procs:     make(map[int]*procFiles),
 		nl:        -1,
 	}
+	// Linux 6.2+ gives the number of open descriptors as the size of
+	// /proc/PID/fd: one statx instead of listing it (as trainwatch does).
+	var stx unix.Statx_t
+	f.fdSize = unix.Statx(unix.AT_FDCWD, filepath.Join(proc, "self/fd"), 0, unix.STATX_SIZE, &stx) == nil && stx.Size > 0
 	f.discover()
 	return f
 }
@@ -516,6 +528,7 @@ func (f *floor) scanProcs(threads bool) {
 				status: file{path: dir + "/status", fd: -1},
 				io:     file{path: dir + "/io", fd: -1},
 				fd:     file{path: dir + "/fd", fd: -1, dir: true},
+				fdZ:    []byte(dir + "/fd\x00"),
 				tasks:  file{path: dir + "/task", fd: -1, dir: true},
 			}
 			f.procs[pid] = p
@@ -531,7 +544,11 @@ func (f *floor) scanProcs(threads bool) {
 		multi := statThreads(stat) > 1
 		f.read(&p.status)
 		f.read(&p.io)
-		f.readDir(&p.fd)
+		if f.fdSize {
+			f.statxFD(p.fdZ)
+		} else {
+			f.readDir(&p.fd)
+		}
 		switch {
 		case threads && multi:
 			f.readThreads(p)
@@ -546,6 +563,18 @@ func (f *floor) scanProcs(threads bool) {
 			p.closeAll()
 			delete(f.procs, pid)
 		}
+	}
+}
+
+// statxFD counts a process's descriptors with one statx of its fd
+// directory (pathZ: NUL-terminated).
+func (f *floor) statxFD(pathZ []byte) {
+	var stx unix.Statx_t
+	cwd := unix.AT_FDCWD
+	_, _, e := syscall.Syscall6(unix.SYS_STATX, uintptr(cwd), uintptr(unsafe.Pointer(&pathZ[0])),
+		0, unix.STATX_SIZE, uintptr(unsafe.Pointer(&stx)), 0)
+	if e == 0 {
+		f.cur.files++
 	}
 }
 

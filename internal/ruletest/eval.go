@@ -254,7 +254,7 @@ func (l fileLoader) Load(name string, ignoreUnknownFields bool, scheme model.Val
 	return parseRules(name, b, ignoreUnknownFields, scheme, l.p, l.logger)
 }
 
-func (l fileLoader) Parse(query string) (parser.Expr, error) { return parseExpr(l.p, query) }
+func (l fileLoader) Parse(query string) (parser.Expr, error) { return l.p.ParseExpr(query) }
 
 // fsLoader loads rule files from an fs.FS (the embedded pack).
 type fsLoader struct {
@@ -271,7 +271,7 @@ func (l fsLoader) Load(name string, ignoreUnknownFields bool, scheme model.Valid
 	return parseRules(name, b, ignoreUnknownFields, scheme, l.p, l.logger)
 }
 
-func (l fsLoader) Parse(query string) (parser.Expr, error) { return parseExpr(l.p, query) }
+func (l fsLoader) Parse(query string) (parser.Expr, error) { return l.p.ParseExpr(query) }
 
 // parseRules parses a rule file as rulefmt.ParseFile does, and refuses the
 // subqueries the agent refuses (subquery.CheckRuleFile): the agent would
@@ -290,17 +290,4 @@ func parseRules(name string, b []byte, ignoreUnknownFields bool, scheme model.Va
 		return nil, errs
 	}
 	return rgs, nil
-}
-
-// parseExpr parses a rule's expression and refuses one that subquery.Check
-// refuses.
-func parseExpr(p parser.Parser, query string) (parser.Expr, error) {
-	expr, err := p.ParseExpr(query)
-	if err != nil {
-		return nil, err
-	}
-	if err := subquery.Check(expr, 0); err != nil {
-		return nil, err
-	}
-	return expr, nil
 }

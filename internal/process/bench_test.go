@@ -116,7 +116,7 @@ func BenchmarkScanVsFloor(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() { _ = c.Close() })
+	b.Cleanup(func() { _ = s.Close() })
 	ctx := context.Background()
 	// The first scan reads every identity; the traced second one is a
 	// steady-state scan.
@@ -186,7 +186,7 @@ func BenchmarkCollectProcess(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() { _ = cs[0].(*Collector).Close() })
+	b.Cleanup(func() { _ = cs[0].(*Collector).Scanner().Close() })
 	ctx := context.Background()
 	if err := cs[0].Collect(ctx, collector.NewEmitter()); err != nil {
 		b.Skip(err)

@@ -223,10 +223,6 @@ func (c *Collector) MinInterval() time.Duration { return c.interval }
 // Scanner returns the collector's scanner.
 func (c *Collector) Scanner() *Scanner { return c.scanner }
 
-// Close closes the descriptors its Scanner keeps open (see Scanner.Close);
-// call it when the collector is no longer run.
-func (c *Collector) Close() error { return c.scanner.Close() }
-
 // Collect scans the processes and emits the groups and top processes.
 func (c *Collector) Collect(ctx context.Context, e *collector.Emitter) error {
 	tab, err := c.scanner.Scan(ctx)

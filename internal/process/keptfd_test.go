@@ -485,17 +485,13 @@ func TestScannerClose(t *testing.T) {
 			} else {
 				s, _ = keptFixture(t)
 			}
-			c, err := NewCollector(s, Config{})
-			if err != nil {
-				t.Fatal(err)
-			}
 			scanOrFatal(t, s)
 			scanOrFatal(t, s)
 			opened := len(openFDs(t))
 			if s.kept == 0 || opened != before+s.kept {
 				t.Fatalf("%d descriptors before, %d after two scans, %d kept", before, opened, s.kept)
 			}
-			if err := c.Close(); err != nil {
+			if err := s.Close(); err != nil {
 				t.Fatal(err)
 			}
 			if n := len(openFDs(t)); n != before || s.kept != 0 {

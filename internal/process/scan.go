@@ -193,7 +193,8 @@ func NewScanner(roots hostfs.Roots, info *procinfo.Reader) *Scanner {
 	// only when the agent may list every process's descriptors (it can
 	// list init's), so that a process whose fd directory the agent may
 	// not read stays "Missing: fd" as before.
-	if n, err := statxSize(roots.ProcPath("self", "fd")); !s.checkLinks && err == nil && n > 0 {
+	self := roots.ProcPath("self", "fd")
+	if n, err := statxSizeZ(self, []byte(self+"\x00")); !s.checkLinks && err == nil && n > 0 {
 		if _, err := s.countFDsListing(roots.ProcPath("1", "fd"), nil); err == nil {
 			s.fdSize = true
 		}
@@ -761,16 +762,8 @@ func openDirZ(pathZ []byte) (int, error) {
 
 var atFDCWD = unix.AT_FDCWD
 
-// statxSize returns the size statx reports for path.
-func statxSize(path string) (int64, error) {
-	var stx unix.Statx_t
-	if err := unix.Statx(unix.AT_FDCWD, path, 0, unix.STATX_SIZE, &stx); err != nil {
-		return 0, &os.PathError{Op: "statx", Path: path, Err: err}
-	}
-	return int64(stx.Size), nil
-}
-
-// statxSizeZ is statxSize for a NUL-terminated path, allocating nothing.
+// statxSizeZ returns the size statx reports for path (pathZ: path with a
+// NUL appended), allocating nothing.
 func statxSizeZ(path string, pathZ []byte) (int64, error) {
 	var stx unix.Statx_t
 	for {

@@ -318,7 +318,7 @@ func TestScanLive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	defer s.Close()
 	var kids []int
 	deadline := time.Now().Add(5 * time.Second)
 	for {

@@ -360,13 +360,14 @@ func (r *result) budgets(b *strings.Builder) {
 					continue
 				}
 				s := fmt.Sprintf("%.2f ms at %d extra", l.P99Ms, ph.Extra)
-				if o := openLoopAt(t.OpenLoop, budgetClients); o != nil {
+				o := openLoopAt(t.OpenLoop, budgetClients)
+				if o != nil {
 					s += fmt.Sprintf(" (open loop %.2f)", o.P99Ms)
 				}
 				if f := r.target(i, "http-floor"); f != nil {
 					if fl := latencyAt(f.Latency, budgetClients); fl != nil && fl.P99Ms > 0 {
 						s += fmt.Sprintf(", %.2f× the HTTP floor's %.2f", l.P99Ms/fl.P99Ms, fl.P99Ms)
-						if o, fo := openLoopAt(t.OpenLoop, budgetClients), openLoopAt(f.OpenLoop, budgetClients); o != nil && fo != nil && fo.P99Ms > 0 {
+						if fo := openLoopAt(f.OpenLoop, budgetClients); o != nil && fo != nil && fo.P99Ms > 0 {
 							s += fmt.Sprintf(" (open loop %.2f× its %.2f)", o.P99Ms/fo.P99Ms, fo.P99Ms)
 						}
 					}

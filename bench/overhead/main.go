@@ -137,7 +137,7 @@ func parseFlags(args []string) (cli, error) {
 	fs.DurationVar(&o.OpenWindow, "open-window", o.OpenWindow, "open-loop phase per target and client count: as many scrapers as clients, each once per -scrape-interval at its own phase (0: none)")
 	openClients := fs.String("open-clients", "", "client counts of the open-loop phase (comma-separated; default: those of -clients)")
 	fs.DurationVar(&o.HistoryFill, "history", o.HistoryFill, "history written before the 'tw-1h' target starts (0: no such target)")
-	only := fs.String("only", "", "comma-separated target keys to run: tw-demo, tw-demo-idle, tw, tw-collect, tw-1h, node, process, netdata, floor-1s, floor-sched, http-floor")
+	only := fs.String("only", "", "comma-separated target keys to run: tw-demo, tw-demo-idle, tw, tw-collect, tw-1h, node, process, netdata, floor-1s, floor-sched, hist-floor, hist-floor-1h, http-floor")
 	fs.StringVar(&o.Trainwatch, "trainwatch", "", "trainwatch binary to measure (default: go build ./cmd/trainwatch into a temporary directory)")
 	fs.StringVar(&o.NodeExp, "node-exporter", o.NodeExp, "node_exporter binary")
 	fs.StringVar(&o.ProcExp, "process-exporter", o.ProcExp, "process-exporter binary")

@@ -8,6 +8,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"golang.org/x/sys/unix"
 )
 
 // clockTicks is USER_HZ, the unit of /proc/PID/stat's times; it is 100 on
@@ -231,4 +233,22 @@ func parseProcNet(proto string, byInode map[string]socket) {
 		}
 		byInode[f[9]] = socket{proto: proto, ip: net.IP(raw), port: int(port)}
 	}
+}
+
+// evictPageCache writes back and drops path's pages from the page cache
+// (posix_fadvise DONTNEED), so that the next exec reads it back from disk.
+// Pages mapped by a running process stay.
+func evictPageCache(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("fsync %s: %w", path, err)
+	}
+	if err := unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED); err != nil {
+		return fmt.Errorf("fadvise %s: %w", path, err)
+	}
+	return nil
 }

@@ -180,7 +180,16 @@ func version(ctx context.Context, bin string, args ...string) string {
 
 // bins are the executables of a run.
 type bins struct {
-	trainwatch, floor, httpFloor, sleep, node, proc, netdata string
+	trainwatch, floor, httpFloor, histFloor, sleep, node, proc, netdata string
+	// rules is the built-in rule pack's file, which histfloor evaluates.
+	rules string
+}
+
+// targetBins are the executables of the targets, whose page cache run
+// evicts before the first phase.
+func (b bins) targetBins() []string {
+	return slices.DeleteFunc([]string{b.trainwatch, b.floor, b.httpFloor, b.histFloor, b.node, b.proc, b.netdata},
+		func(s string) bool { return s == "" })
 }
 
 // specs builds the targets of a run, and the reasons for those skipped.
@@ -212,19 +221,33 @@ func specs(o options, b bins) ([]*targetSpec, map[string]string) {
 	twIdle := tw("tw-demo-idle", "trainwatch serve --demo, not scraped", "--demo")
 	twIdle.scrape, twIdle.latency = false, false
 	out := []*targetSpec{twDemo, twIdle, twPlain, twCollect}
+	// fill writes d of the history serve --demo would have written into
+	// dir/data, for an agent listening on port.
+	fill := func(d time.Duration, port int, dir string) error {
+		cmd := exec.Command(b.trainwatch, "fill-history", "--demo", "--data-dir", filepath.Join(dir, "data"),
+			"--duration", d.String(), "--interval", "1s",
+			"--instance", hostname+":"+strconv.Itoa(port), "--log.level", "error")
+		cmd.SysProcAttr = childAttr()
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("fill-history: %w\n%s", err, out)
+		}
+		return nil
+	}
+	// histFloor is histfloor on a directory filled with d of history.
+	histFloor := func(key, name string, d time.Duration) *targetSpec {
+		return &targetSpec{
+			key: key, name: name, bin: b.histFloor,
+			prepare: func(port int, dir string) error { return fill(d, port, dir) },
+			args: func(_ int, dir string) []string {
+				return []string{"-data-dir", filepath.Join(dir, "data"), "-rules", b.rules}
+			},
+			readyTimeout: 10 * time.Second, stopGrace: 10 * time.Second,
+		}
+	}
 	if o.HistoryFill > 0 {
 		tw1h := tw("tw-1h", "trainwatch serve --demo, "+fmtDuration(o.HistoryFill)+" of history", "--demo")
 		tw1h.latency = false
-		tw1h.prepare = func(port int, dir string) error {
-			cmd := exec.Command(b.trainwatch, "fill-history", "--data-dir", filepath.Join(dir, "data"),
-				"--duration", o.HistoryFill.String(), "--interval", "1s",
-				"--instance", hostname+":"+strconv.Itoa(port), "--log.level", "warn")
-			cmd.SysProcAttr = childAttr()
-			if out, err := cmd.CombinedOutput(); err != nil {
-				return fmt.Errorf("fill-history: %w\n%s", err, out)
-			}
-			return nil
-		}
+		tw1h.prepare = func(port int, dir string) error { return fill(o.HistoryFill, port, dir) }
 		out = append(out, tw1h)
 	}
 	if b.node != "" {
@@ -295,6 +318,9 @@ func specs(o options, b bins) ([]*targetSpec, map[string]string) {
 	out = append(out,
 		floor("floor-1s", "floor: every file every 1 s", "-proc-every", "1"),
 		floor("floor-sched", "floor: trainwatch's schedule", "-proc-every", "5", "-threads-every", "15"),
+		// The floor of history and rules: Prometheus' TSDB and rule
+		// manager alone, appending serve --demo's series every second.
+		histFloor("hist-floor", "floor: Prometheus TSDB + rules, same series", time.Minute),
 		// The floor of serving /metrics: net/http and a body made once.
 		&targetSpec{
 			key: "http-floor", name: "floor: Go HTTP server, fixed body", bin: b.httpFloor,
@@ -304,6 +330,9 @@ func specs(o options, b bins) ([]*targetSpec, map[string]string) {
 			readyPath: "/-/ready", metricsPath: "/metrics", latency: true,
 			readyTimeout: 10 * time.Second, stopGrace: 5 * time.Second,
 		})
+	if o.HistoryFill > 0 {
+		out = append(out, histFloor("hist-floor-1h", "floor: Prometheus TSDB + rules, same series, "+fmtDuration(o.HistoryFill)+" of history", o.HistoryFill))
+	}
 	if len(o.Only) > 0 {
 		out = slices.DeleteFunc(out, func(s *targetSpec) bool { return !slices.Contains(o.Only, s.key) })
 		for k := range skipped {
@@ -349,6 +378,8 @@ func run(ctx context.Context, o options, command string) (*result, error) {
 		trainwatch: o.Trainwatch,
 		floor:      filepath.Join(tmp, "floor"),
 		httpFloor:  filepath.Join(tmp, "httpfloor"),
+		histFloor:  filepath.Join(tmp, "histfloor"),
+		rules:      filepath.Join(root, "rules", "trainwatch.rules.yml"),
 		node:       findBin(o.NodeExp, "prometheus-node-exporter", "node_exporter"),
 		proc:       findBin(o.ProcExp, "prometheus-process-exporter", "process-exporter"),
 		netdata:    findBin(o.Netdata, "netdata"),
@@ -368,6 +399,19 @@ func run(ctx context.Context, o options, command string) (*result, error) {
 	}
 	if err := goBuild(ctx, root, "./bench/overhead/httpfloor", b.httpFloor); err != nil {
 		return nil, err
+	}
+	if err := goBuild(ctx, root, "./bench/overhead/histfloor", b.histFloor); err != nil {
+		return nil, err
+	}
+	// A binary just written by go build sits in the page cache in the
+	// large folios of its writes, which the kernel may map 2 MiB at a time
+	// (FilePmdMapped): its whole text then counts in RSS, however little
+	// of it runs. Evicted, it is read back on demand as after a reboot or
+	// an install, for every target alike.
+	for _, p := range b.targetBins() {
+		if err := evictPageCache(p); err != nil {
+			logf("page cache of %s not evicted: %v", p, err)
+		}
 	}
 	targets, skipped := specs(o, b)
 	res := &result{

@@ -26,6 +26,7 @@ func newFillHistoryCmd() *cobra.Command {
 		interval time.Duration
 		instance string
 		seed     uint64
+		demo     bool
 	)
 	cmd := &cobra.Command{
 		Use:    "fill-history",
@@ -33,7 +34,7 @@ func newFillHistoryCmd() *cobra.Command {
 		Short:  "Write synthetic history of this machine's series into a data directory (benchmarks only)",
 		Long: `Collect this machine's series twice, one second apart, then write --duration of
 history ending now at --interval into --data-dir through the same store the agent
-uses. Series that did not change between the two collections stay constant;
+uses (with --demo, also the simulated GPUs' series). Series that did not change between the two collections stay constant;
 counters grow by their observed rate with +-20 % noise; changing gauges wander
 around their observed values. For benchmarks (bench/history.py) only.`,
 		Args: noArgs,
@@ -46,6 +47,7 @@ around their observed values. For benchmarks (bench/history.py) only.`,
 			}
 			cfg := config.Default()
 			cfg.DataDir = dataDir
+			cfg.Demo = demo
 			return fillHistory(cmd.Context(), cfg, duration, interval, instance, seed, slog.Default(), cmd.OutOrStdout())
 		},
 	}
@@ -54,6 +56,7 @@ around their observed values. For benchmarks (bench/history.py) only.`,
 	cmd.Flags().DurationVar(&interval, "interval", time.Second, "time between ticks")
 	cmd.Flags().StringVar(&instance, "instance", "", "instance label (default HOSTNAME:9835)")
 	cmd.Flags().Uint64Var(&seed, "seed", 1, "random seed")
+	cmd.Flags().BoolVar(&demo, "demo", false, "also write the series of serve --demo's simulated GPUs")
 	return cmd
 }
 

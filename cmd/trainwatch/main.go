@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -32,6 +33,11 @@ func usagef(format string, args ...any) error {
 }
 
 func main() {
+	// Heap profiles are read only through serve --web.enable-pprof, which
+	// turns sampling back on (serve). Off, no allocation pays for a stack
+	// trace and the runtime's profile bucket table (1.4 MiB once touched)
+	// and buckets stay untouched.
+	runtime.MemProfileRate = 0
 	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
 }
 

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -39,6 +40,10 @@ import (
 	"github.com/trainwatch/trainwatch/internal/web"
 	rulepack "github.com/trainwatch/trainwatch/rules"
 )
+
+// defaultMemProfileRate is the runtime's default runtime.MemProfileRate:
+// one sampled allocation per 512 KiB allocated.
+const defaultMemProfileRate = 512 * 1024
 
 // loadConfig reads --config (if given) and applies the flags the user set
 // explicitly on top of it. Any problem is a usage error.
@@ -393,6 +398,11 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, onListen
 	}
 	for _, r := range dash.Routes() {
 		routes = append(routes, web.Route{Pattern: r.Pattern, Handler: r.Handler})
+	}
+	if cfg.Pprof && runtime.MemProfileRate == 0 {
+		// main turned heap profiling off; /debug/pprof/heap samples the
+		// allocations from here on at the runtime's default rate.
+		runtime.MemProfileRate = defaultMemProfileRate
 	}
 	opts := web.Options{
 		Logger:    logger,

@@ -34,6 +34,8 @@ type assets map[string]*asset
 // load costs no compression work.
 func loadAssets(fsys fs.FS) (assets, error) {
 	out := assets{}
+	// One compressor for every file: each new one allocates about 1 MiB.
+	zw, _ := gzip.NewWriterLevel(nil, gzip.BestCompression)
 	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
@@ -46,7 +48,7 @@ func loadAssets(fsys fs.FS) (assets, error) {
 		sum := sha256.Sum256(b)
 		a.etag = `"` + hex.EncodeToString(sum[:12]) + `"`
 		var buf bytes.Buffer
-		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+		zw.Reset(&buf)
 		_, _ = zw.Write(b)
 		if err := zw.Close(); err != nil {
 			return fmt.Errorf("compressing %s: %w", p, err)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"net"
 	"net/http"
 	"os/exec"
 	"strings"
@@ -18,12 +17,7 @@ func TestHeapProfileWithPprof(t *testing.T) {
 		t.Skip("builds and starts the binary")
 	}
 	bin := buildBinary(t)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	addr := freeLoopbackPort(t)
 	cmd := exec.Command(bin, "serve", "--listen", addr, "--no-history", "--web.enable-pprof", "--log.level", "warn", "--data-dir", t.TempDir())
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

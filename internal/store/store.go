@@ -95,6 +95,7 @@ func (st Stats) AppendErrors() uint64 {
 // was last seen in, and whether its samples carry explicit timestamps (such
 // series get no staleness markers, as in Prometheus).
 type entry struct {
+	key      string // the cache's key of this entry
 	lset     labels.Labels
 	ref      storage.SeriesRef
 	lastTick uint64
@@ -117,7 +118,19 @@ type Store struct {
 	// collector samples can name one series (an empty label value is
 	// dropped), and a series gets its staleness marker only when the last
 	// of them is gone.
-	refs   map[storage.SeriesRef]int
+	refs map[storage.SeriesRef]int
+	// pos holds the entry of each append of the last tick, in order: the
+	// collectors emit their samples in the same order tick after tick, so
+	// the entry at the same position, whose key is compared, saves the
+	// map lookup (a hash and a cache miss on the map's control words)
+	// for nearly every sample. It holds entries appended in the last tick
+	// only, which are all in cache.
+	pos  []*entry
+	npos int // appends so far in this tick
+	// fresh counts the entries appended in this tick (each once): when it
+	// equals len(cache), no series vanished and the staleness pass is
+	// skipped.
+	fresh  int
 	key    []byte
 	lb     *labels.Builder
 	stats  Stats
@@ -387,6 +400,7 @@ func (s *Store) Consume(ctx context.Context, snap *collector.Snapshot) {
 	defer s.mu.Unlock()
 	s.tick++
 	s.batch = s.batch[:0]
+	s.npos, s.fresh = 0, 0
 	ts := snap.Time.UnixMilli()
 	app := s.db.Appender(ctx)
 	for _, f := range snap.Families {
@@ -398,8 +412,13 @@ func (s *Store) Consume(ctx context.Context, snap *collector.Snapshot) {
 		}
 	}
 	s.appendScrapeSeries(app, snap, ts)
+	clear(s.pos[s.npos:])
+	s.pos = s.pos[:s.npos]
 	// Staleness markers for the series that vanished.
 	for k, e := range s.cache {
+		if s.fresh == len(s.cache) {
+			break // every entry left was appended in this tick
+		}
 		if e.lastTick == s.tick {
 			continue
 		}
@@ -625,10 +644,26 @@ func (s *Store) append(app storage.Appender, f *collector.Family, smp *collector
 	}
 	s.key = k
 
-	e, ok := s.cache[string(k)] // no allocation for the lookup
-	if !ok {
-		e = &entry{lset: s.buildLabels(f, smp, name+suffix, extraName, extraValue)}
-		s.cache[string(k)] = e
+	var e *entry
+	if s.npos < len(s.pos) && s.pos[s.npos].key == string(k) {
+		e = s.pos[s.npos]
+	} else {
+		var ok bool
+		e, ok = s.cache[string(k)] // no allocation for the lookup
+		if !ok {
+			key := string(k)
+			e = &entry{key: key, lset: s.buildLabels(f, smp, name+suffix, extraName, extraValue)}
+			s.cache[key] = e
+		}
+		if s.npos < len(s.pos) {
+			s.pos[s.npos] = e
+		} else {
+			s.pos = append(s.pos, e)
+		}
+	}
+	s.npos++
+	if e.lastTick != s.tick {
+		s.fresh++
 	}
 	e.lastTick = s.tick
 	e.explicit = explicit

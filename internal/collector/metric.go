@@ -6,7 +6,8 @@ package collector
 import (
 	"context"
 	"fmt"
-	"sort"
+	"slices"
+	"strings"
 )
 
 // ValueType is the Prometheus type of a metric family.
@@ -159,8 +160,13 @@ func (e *Emitter) Len() int {
 // MergeFamilies merges several lists of families into one list sorted by
 // name. Families of the same name are joined; the first descriptor wins.
 func MergeFamilies(lists ...[]*Family) []*Family {
-	byName := make(map[string]*Family)
-	var out []*Family
+	n := 0
+	for _, l := range lists {
+		n += len(l)
+	}
+	byName := make(map[string]*Family, n)
+	out := make([]*Family, 0, n)
+	fams := make([]Family, 0, n) // one allocation; never grows past n
 	for _, l := range lists {
 		for _, f := range l {
 			if g, ok := byName[f.Desc.Name]; ok {
@@ -173,12 +179,13 @@ func MergeFamilies(lists ...[]*Family) []*Family {
 			// thousands): the capacity is cut to the length, so that a
 			// later family of the same name appends to a copy, never into
 			// the list it came from.
-			c := &Family{Desc: f.Desc, Samples: f.Samples[:len(f.Samples):len(f.Samples)]}
+			fams = append(fams, Family{Desc: f.Desc, Samples: f.Samples[:len(f.Samples):len(f.Samples)]})
+			c := &fams[len(fams)-1]
 			byName[f.Desc.Name] = c
 			out = append(out, c)
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Desc.Name < out[j].Desc.Name })
+	slices.SortFunc(out, func(a, b *Family) int { return strings.Compare(a.Desc.Name, b.Desc.Name) })
 	return out
 }
 

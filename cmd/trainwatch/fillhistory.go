@@ -34,9 +34,10 @@ func newFillHistoryCmd() *cobra.Command {
 		Short:  "Write synthetic history of this machine's series into a data directory (benchmarks only)",
 		Long: `Collect this machine's series twice, one second apart, then write --duration of
 history ending now at --interval into --data-dir through the same store the agent
-uses (with --demo, also the simulated GPUs' series). Series that did not change between the two collections stay constant;
-counters grow by their observed rate with +-20 % noise; changing gauges wander
-around their observed values. For benchmarks (bench/history.py) only.`,
+uses (with --demo, also the simulated GPUs' series). Series that did not change
+between the two collections stay constant; counters grow by their observed rate
+with +-20 % noise; changing gauges wander around their observed values. For
+benchmarks (bench/history.py, bench/overhead) only.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if dataDir == "" {

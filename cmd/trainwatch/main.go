@@ -36,8 +36,11 @@ func main() {
 	// Heap profiles are read only through serve --web.enable-pprof, which
 	// turns sampling back on (serve). Off, no allocation pays for a stack
 	// trace and the runtime's profile bucket table (1.4 MiB once touched)
-	// and buckets stay untouched.
-	runtime.MemProfileRate = 0
+	// and buckets stay untouched. A rate set with GODEBUG=memprofilerate=N
+	// is left as it is.
+	if !strings.Contains(os.Getenv("GODEBUG"), "memprofilerate=") {
+		runtime.MemProfileRate = 0
+	}
 	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
 }
 

@@ -154,8 +154,9 @@ const (
 	chunkWriteBufferSize = 256 << 10
 )
 
-// tsdbOptions maps Options onto the TSDB's options.
-func tsdbOptions(o Options) *tsdb.Options {
+// TSDBOptions maps Options onto the TSDB's options: those Open uses (and
+// the overhead harness's history floor, bench/overhead/histfloor).
+func TSDBOptions(o Options) *tsdb.Options {
 	t := tsdb.DefaultOptions()
 	t.StripeSize = stripeSize
 	t.HeadChunksWriteBufferSize = chunkWriteBufferSize
@@ -196,7 +197,7 @@ func Open(o Options) (*Store, error) {
 	if err := setAsideUnreplayableWAL(o.Dir, logger); err != nil {
 		return nil, err
 	}
-	topts := tsdbOptions(o)
+	topts := TSDBOptions(o)
 	dbStats := tsdb.NewDBStats()
 	db, err := tsdb.Open(o.Dir, logger.With("component", "tsdb"), nil, topts, dbStats)
 	if err != nil {

@@ -49,7 +49,8 @@ import (
 	"github.com/prometheus/prometheus/rules"
 	"github.com/prometheus/prometheus/storage"
 	"github.com/prometheus/prometheus/tsdb"
-	"github.com/prometheus/prometheus/util/compression"
+
+	"github.com/trainwatch/trainwatch/internal/store"
 )
 
 func main() {
@@ -92,13 +93,8 @@ func run(args []string) error {
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 
-	// trainwatch's store options (internal/store.tsdbOptions).
-	opts := tsdb.DefaultOptions()
-	opts.StripeSize = 1024
-	opts.HeadChunksWriteBufferSize = 256 << 10
-	opts.WALCompression = compression.Snappy
-	opts.RetentionDuration = (15 * 24 * time.Hour).Milliseconds()
-	db, err := tsdb.Open(*dir, logger, nil, opts, nil)
+	// The TSDB options trainwatch's store opens its directory with.
+	db, err := tsdb.Open(*dir, logger, nil, store.TSDBOptions(store.Options{}), nil)
 	if err != nil {
 		return fmt.Errorf("opening the TSDB in %s: %w", *dir, err)
 	}
